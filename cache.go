@@ -1,0 +1,412 @@
+// Package mmcache is an in-process cache whose every byte, index and entries alike, lives in
+// one anonymous memory mapping outside the Go heap. The garbage collector never scans it, the
+// Go heap holds a fixed handful of objects per cache whatever the number of entries, and the
+// mapping's size is a hard bound on the memory the cache uses.
+//
+// Entries are byte slices under byte-slice keys, each with an optional time to live. A full
+// cache evicts with a CLOCK policy over log-structured segments: an entry read since it was
+// written gets a second chance, so a hot working set survives a stream of one-off writes. A
+// background janitor drops expired entries and compacts fragmented segments.
+//
+// The design is described in docs/design.md.
+package mmcache
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mmcache/mmcache/arena"
+)
+
+// Cache is an off-heap cache. It is safe for use by any number of goroutines. Create one with
+// [New] and release its memory with [Cache.Close]; a Cache dropped without Close is released by
+// a cleanup once the garbage collector finds it unreachable.
+type Cache struct {
+	e       *engine
+	cleanup runtime.Cleanup
+}
+
+// engine is everything but the handle. The janitor goroutine and the cleanup hold the engine;
+// nothing in it points back at the Cache, so a dropped Cache becomes unreachable.
+type engine struct {
+	region []byte // the whole mapping, exactly as mapped; never resliced
+	shards []shard
+	mask   uint64 // shard count - 1
+	seed   uint64
+	lay    layout
+	start  time.Time
+
+	clock         func() int64        // tests: a fake clock; nil means the monotonic clock
+	hashOverride  func([]byte) uint64 // tests: forced collisions; nil in use
+	inlineJanitor bool
+
+	closeOnce   sync.Once
+	closed      atomic.Bool  // every shard is marked closed
+	released    atomic.Bool  // the mapping is unmapped
+	views       atomic.Int64 // View callbacks running, which keep the mapping alive past Close
+	stop        chan struct{}
+	janitorDone chan struct{} // closed by the janitor goroutine on exit; nil without one
+}
+
+// New maps Capacity bytes and returns an empty cache over them. It returns an error wrapping
+// [ErrInvalidConfig] for a Config it cannot honour, or the operating system's error if the
+// mapping fails; either way nothing stays mapped.
+func New(cfg Config) (*Cache, error) {
+	e, err := newEngine(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newCache(e), nil
+}
+
+func newCache(e *engine) *Cache {
+	c := &Cache{e: e}
+	c.cleanup = runtime.AddCleanup(c, func(e *engine) { _ = e.close() }, e)
+	if !e.inlineJanitor {
+		e.stop, e.janitorDone = make(chan struct{}), make(chan struct{})
+		go e.runJanitor(e.lay.janitor)
+	}
+	return c
+}
+
+func newEngine(cfg Config, clock func() int64) (*engine, error) {
+	l, err := cfg.layout()
+	if err != nil {
+		return nil, err
+	}
+	region, err := newRegion(l.mapSize)
+	if err != nil {
+		return nil, err
+	}
+	if l.hugePages {
+		adviseHugePages(region)
+	}
+	e := &engine{
+		region:        region,
+		shards:        make([]shard, l.shards),
+		mask:          uint64(l.shards - 1),
+		seed:          rand.Uint64(),
+		lay:           l,
+		start:         time.Now(),
+		clock:         clock,
+		inlineJanitor: l.janitor < 0,
+	}
+	for i := range e.shards {
+		part := region[i*l.shardSize : (i+1)*l.shardSize : (i+1)*l.shardSize]
+		if err := e.shards[i].init(e, part, &l); err != nil {
+			_ = freeRegion(region)
+			return nil, fmt.Errorf("mmcache: formatting shard %d: %w", i, err)
+		}
+	}
+	return e, nil
+}
+
+// now is the cache's clock in nanoseconds: monotonic, starting at 1 when the cache is made, so
+// that 0 can mean "never expires".
+func (e *engine) now() int64 {
+	if e.clock != nil {
+		return e.clock()
+	}
+	return int64(time.Since(e.start)) + 1
+}
+
+func (e *engine) hash(key []byte) uint64 {
+	if e.hashOverride != nil {
+		return e.hashOverride(key)
+	}
+	return hashKey(key, e.seed)
+}
+
+func (e *engine) shardFor(h uint64) *shard { return &e.shards[h&e.mask] }
+
+// expiry turns a TTL into an expiry on the cache's clock; 0 means never.
+func (e *engine) expiry(ttl time.Duration) int64 {
+	if ttl == 0 {
+		return 0
+	}
+	now := e.now()
+	if int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(ttl)
+}
+
+// Set stores value under key with Config.DefaultTTL, replacing any entry under key. The cache
+// copies both; the caller may reuse them when Set returns. A full cache evicts to make room.
+//
+// Set returns an error wrapping [ErrEntryTooLarge] if key is longer than [MaxKeySize] or key
+// and value together exceed Config.MaxEntrySize, and [ErrClosed] after Close. On error nothing
+// is stored and the previous entry under key, if any, stays. Empty keys and values are valid.
+func (c *Cache) Set(key, value []byte) error {
+	err := c.e.set(key, value, c.e.lay.ttl)
+	runtime.KeepAlive(c)
+	return err
+}
+
+// SetWithTTL is [Cache.Set] with a time to live: the entry is never returned once ttl has
+// passed. A ttl of 0 means it never expires; a negative ttl is an error wrapping
+// [ErrInvalidTTL] and stores nothing.
+func (c *Cache) SetWithTTL(key, value []byte, ttl time.Duration) error {
+	err := c.e.set(key, value, ttl)
+	runtime.KeepAlive(c)
+	return err
+}
+
+func (e *engine) set(key, value []byte, ttl time.Duration) error {
+	switch {
+	case len(key) > maxKeyLen:
+		return fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrEntryTooLarge, len(key), maxKeyLen)
+	case len(key)+len(value) > e.lay.maxEntry:
+		return fmt.Errorf("%w: key and value of %d bytes, MaxEntrySize is %d", ErrEntryTooLarge, len(key)+len(value), e.lay.maxEntry)
+	case ttl < 0:
+		return fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
+	}
+	h := e.hash(key)
+	return e.shardFor(h).set(h, key, value, e.expiry(ttl))
+}
+
+// Get appends the value stored under key to dst and returns the result and true, or dst and
+// false if key is absent or expired. It allocates nothing when dst has room for the value.
+func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
+	e := c.e
+	h := e.hash(key)
+	s := e.shardFor(h)
+	s.mu.RLock()
+	b, i, pos, en, ok := s.lookupLive(h, key)
+	if ok {
+		s.tbl.markAccessed(b, i)
+		dst = append(dst, s.value(pos, &en)...)
+	}
+	s.mu.RUnlock()
+	runtime.KeepAlive(c)
+	s.countLookup(ok)
+	return dst, ok
+}
+
+// lookupLive is lookup that also misses on a closed shard and an expired entry. Read lock held.
+func (s *shard) lookupLive(h uint64, key []byte) (b uint32, i int, pos int, en entry, ok bool) {
+	if s.closed {
+		return
+	}
+	b, i, pos, en, ok = s.lookup(h, key)
+	if ok && en.flags&flagTTL != 0 && en.expired(s.e.now()) {
+		ok = false
+	}
+	return
+}
+
+func (s *shard) countLookup(hit bool) {
+	if hit {
+		s.hits.Add(1)
+	} else {
+		s.misses.Add(1)
+	}
+}
+
+// View calls fn with the value stored under key, without copying it, and returns true; it
+// returns false, without calling fn, if key is absent or expired.
+//
+// NOTE: value points into the cache's mapping. It is valid only until fn returns and must not
+// be written to or kept: copy what you need. fn runs without any lock held, so it may call
+// any method of the cache, Close included; the memory it reads stays intact until it returns.
+func (c *Cache) View(key []byte, fn func(value []byte)) bool {
+	e := c.e
+	h := e.hash(key)
+	s := e.shardFor(h)
+	s.mu.RLock()
+	b, i, pos, en, ok := s.lookupLive(h, key)
+	if !ok {
+		s.mu.RUnlock()
+		s.countLookup(false)
+		runtime.KeepAlive(c)
+		return false
+	}
+	s.tbl.markAccessed(b, i)
+	// Pin the segment so no writer moves or reuses its bytes, and count the view so Close
+	// leaves the mapping to the last view out.
+	seg := s.segOf(pos)
+	s.ar.Pin(seg)
+	e.views.Add(1)
+	v := s.value(pos, &en)
+	s.mu.RUnlock()
+	s.countLookup(true)
+	defer e.endView(s, seg) // even if fn panics
+	fn(v)
+	runtime.KeepAlive(c)
+	return true
+}
+
+func (e *engine) endView(s *shard, seg arena.ID) {
+	if s.ar.Unpin(seg) {
+		// The last reader of a segment that Reset dropped meanwhile: free it.
+		s.mu.Lock()
+		if !s.closed && s.ar.IsRetired(seg) && s.ar.Pins(seg) == 0 {
+			s.ar.Release(seg)
+		}
+		s.mu.Unlock()
+	}
+	if e.views.Add(-1) == 0 && e.closed.Load() {
+		e.release()
+	}
+}
+
+// Has reports whether key is present and unexpired. It does not count as a use of the entry.
+func (c *Cache) Has(key []byte) bool {
+	e := c.e
+	h := e.hash(key)
+	s := e.shardFor(h)
+	s.mu.RLock()
+	_, _, _, _, ok := s.lookupLive(h, key)
+	s.mu.RUnlock()
+	runtime.KeepAlive(c)
+	return ok
+}
+
+// TTL returns the time key has left to live and true; 0 and true for an entry that never
+// expires; 0 and false when key is absent or expired.
+func (c *Cache) TTL(key []byte) (time.Duration, bool) {
+	e := c.e
+	h := e.hash(key)
+	s := e.shardFor(h)
+	s.mu.RLock()
+	_, _, _, en, ok := s.lookupLive(h, key)
+	var left time.Duration
+	if ok && en.flags&flagTTL != 0 {
+		left = time.Duration(en.expire - e.now())
+	}
+	s.mu.RUnlock()
+	runtime.KeepAlive(c)
+	return left, ok
+}
+
+// Delete removes key and reports whether it was present (an expired entry is removed too, but
+// reports false).
+func (c *Cache) Delete(key []byte) bool {
+	e := c.e
+	h := e.hash(key)
+	s := e.shardFor(h)
+	s.mu.Lock()
+	present := false
+	if !s.closed {
+		if b, i, pos, en, ok := s.lookup(h, key); ok {
+			present = !en.expired(e.now())
+			s.dropLocked(s.tbl.home(h), b, i, pos, &en)
+			s.deletes++
+			s.debugCheckLocked()
+		}
+	}
+	s.mu.Unlock()
+	runtime.KeepAlive(c)
+	return present
+}
+
+// Len returns the number of entries in the cache. It counts expired entries the janitor has
+// not dropped yet; it returns 0 after Close.
+func (c *Cache) Len() int {
+	n := 0
+	for i := range c.e.shards {
+		s := &c.e.shards[i]
+		s.mu.RLock()
+		n += s.entries
+		s.mu.RUnlock()
+	}
+	runtime.KeepAlive(c)
+	return n
+}
+
+// Stats is a snapshot of a cache's counters and sizes.
+type Stats struct {
+	Hits, Misses uint64 // lookups by Get and View that found, or did not find, a live entry
+	Sets         uint64 // successful Sets
+	Deletes      uint64 // Deletes that found the key
+	Evictions    uint64 // entries dropped to make room
+	Expirations  uint64 // expired entries dropped
+	Entries      int    // entries present, as Len
+	LiveBytes    int    // bytes of their keys and values
+	UsedBytes    int    // bytes of the mapping in use: table, bookkeeping, written segments
+	Capacity     int    // bytes mapped
+}
+
+// Stats returns the cache's counters. After Close the sizes read 0; the counters remain.
+func (c *Cache) Stats() Stats {
+	st := Stats{Capacity: len(c.e.region)}
+	for i := range c.e.shards {
+		s := &c.e.shards[i]
+		st.Hits += s.hits.Load()
+		st.Misses += s.misses.Load()
+		s.mu.RLock()
+		st.Sets += s.sets
+		st.Deletes += s.deletes
+		st.Evictions += s.evictions
+		st.Expirations += s.expirations
+		if !s.closed {
+			st.Entries += s.entries
+			st.LiveBytes += s.liveBytes
+			st.UsedBytes += s.usedBytes()
+		}
+		s.mu.RUnlock()
+	}
+	runtime.KeepAlive(c)
+	return st
+}
+
+// Reset drops every entry and gives the cache's physical memory back to the operating system;
+// the mapping stays, ready for new entries. Memory that a running View callback reads is
+// released when the callback returns. Reset on a closed cache does nothing.
+func (c *Cache) Reset() {
+	for i := range c.e.shards {
+		s := &c.e.shards[i]
+		s.mu.Lock()
+		if !s.closed {
+			s.resetLocked()
+		}
+		s.mu.Unlock()
+	}
+	runtime.KeepAlive(c)
+}
+
+// Close stops the janitor, waits for the calls in progress, and unmaps the cache's memory.
+// Every call after Close returns [ErrClosed], false or a miss. A View callback still running
+// keeps the memory mapped until it returns, so Close may be called from inside one. Close is
+// idempotent and always returns nil; the error is for the unmapping, which does not fail in
+// practice.
+func (c *Cache) Close() error {
+	c.cleanup.Stop()
+	err := c.e.close()
+	runtime.KeepAlive(c)
+	return err
+}
+
+func (e *engine) close() error {
+	var err error
+	e.closeOnce.Do(func() {
+		if e.stop != nil {
+			close(e.stop)
+			<-e.janitorDone
+		}
+		for i := range e.shards {
+			s := &e.shards[i]
+			s.mu.Lock()
+			s.closed = true
+			s.mu.Unlock()
+		}
+		e.closed.Store(true)
+		if e.views.Load() == 0 {
+			err = e.release()
+		}
+	})
+	return err
+}
+
+// release unmaps the region, once, after Close when no View callback runs.
+func (e *engine) release() error {
+	if !e.released.CompareAndSwap(false, true) {
+		return nil
+	}
+	return freeRegion(e.region)
+}

@@ -1,0 +1,99 @@
+package mmcache
+
+import "encoding/binary"
+
+// An entry is written once, at an 8-byte aligned offset of a segment, and never changes after,
+// except its dead flag and, when a same-sized Set overwrites it, the whole entry in place:
+//
+//	| flags u8 | key length u16 LE | value length uvarint (1-5 B) | expiry i64 LE (if flagTTL) | key | value | pad to 8 |
+//
+// A 16-byte key with a 64-byte value and no TTL takes 4+16+64 = 84 bytes, 88 with padding.
+// Expiry is in nanoseconds of the cache's clock (see engine.now).
+const (
+	flagDead = 1 << 0 // deleted, overwritten or evicted: its bytes wait for reclamation
+	flagTTL  = 1 << 1 // an expiry follows the lengths
+
+	entryAlign     = 8
+	entryAlignBits = 3
+	maxHeaderSize  = 1 + 2 + binary.MaxVarintLen32 + 8
+	maxKeyLen      = 1<<16 - 1
+)
+
+// entrySize is the footprint of an entry, padding included.
+func entrySize(keyLen, valueLen int, ttl bool) int {
+	n := 1 + 2 + uvarintLen(uint32(valueLen)) + keyLen + valueLen
+	if ttl {
+		n += 8
+	}
+	return (n + entryAlign - 1) &^ (entryAlign - 1)
+}
+
+func uvarintLen(v uint32) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// putEntry writes an entry at the start of b, which has room for entrySize bytes, and returns
+// its size. expire 0 means the entry never expires.
+func putEntry(b []byte, key, value []byte, expire int64) int {
+	flags := byte(0)
+	if expire != 0 {
+		flags = flagTTL
+	}
+	b[0] = flags
+	binary.LittleEndian.PutUint16(b[1:3], uint16(len(key)))
+	n := 3 + binary.PutUvarint(b[3:], uint64(len(value)))
+	if expire != 0 {
+		binary.LittleEndian.PutUint64(b[n:], uint64(expire))
+		n += 8
+	}
+	n += copy(b[n:], key)
+	n += copy(b[n:], value)
+	size := (n + entryAlign - 1) &^ (entryAlign - 1)
+	clear(b[n:size]) // padding; keeps the bytes of the region deterministic
+	return size
+}
+
+// entry is a decoded entry header. Its offsets are relative to the entry's start.
+type entry struct {
+	flags  byte
+	keyLen int
+	valLen int
+	keyOff int // where the key starts
+	expire int64
+}
+
+func (e *entry) valOff() int { return e.keyOff + e.keyLen }
+
+func (e *entry) size() int {
+	return (e.keyOff + e.keyLen + e.valLen + entryAlign - 1) &^ (entryAlign - 1)
+}
+
+// expired reports whether the entry has a TTL that ran out at or before now.
+func (e *entry) expired(now int64) bool { return e.flags&flagTTL != 0 && e.expire <= now }
+
+// readEntry decodes the header of the entry starting at b[0]. The entry must have been written
+// by putEntry: corrupt bytes here mean a broken invariant, and indexing panics rather than
+// returning wrong data.
+func readEntry(b []byte) entry {
+	e := entry{
+		flags:  b[0],
+		keyLen: int(binary.LittleEndian.Uint16(b[1:3])),
+	}
+	// The common case, a value under 128 bytes, needs no loop.
+	if v := b[3]; v < 0x80 {
+		e.valLen, e.keyOff = int(v), 4
+	} else {
+		v, n := binary.Uvarint(b[3:])
+		e.valLen, e.keyOff = int(v), 3+n
+	}
+	if e.flags&flagTTL != 0 {
+		e.expire = int64(binary.LittleEndian.Uint64(b[e.keyOff:]))
+		e.keyOff += 8
+	}
+	return e
+}

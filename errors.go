@@ -1,0 +1,20 @@
+package mmcache
+
+import "errors"
+
+// Errors returned by the cache, wrapped with detail; test for them with [errors.Is].
+var (
+	// ErrClosed is returned by calls on a closed cache.
+	ErrClosed = errors.New("mmcache: cache is closed")
+	// ErrEntryTooLarge is returned by a Set whose key is longer than [MaxKeySize] or whose key
+	// and value together exceed Config.MaxEntrySize. Nothing is stored and nothing is lost: an
+	// entry already under that key stays.
+	ErrEntryTooLarge = errors.New("mmcache: entry too large")
+	// ErrInvalidConfig is returned by [New] for a Config it cannot honour.
+	ErrInvalidConfig = errors.New("mmcache: invalid config")
+	// ErrInvalidTTL is returned by a Set with a negative TTL. Nothing is stored.
+	ErrInvalidTTL = errors.New("mmcache: invalid TTL")
+	// ErrBusy is returned by a Set that needs room in a shard whose every segment is held by a
+	// running [Cache.View] callback. It takes more concurrent callbacks than a shard has segments.
+	ErrBusy = errors.New("mmcache: all memory of the shard is held by View callbacks")
+)

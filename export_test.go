@@ -1,0 +1,48 @@
+package mmcache
+
+import "sync/atomic"
+
+// Test hooks: internals exposed to the package's tests without widening the API.
+
+// newTestCache is New with a fake clock (nil for the real one) and a hash override (nil for
+// the real hash), for deterministic TTLs and forced collisions.
+func newTestCache(cfg Config, clock func() int64, hash func([]byte) uint64) (*Cache, error) {
+	e, err := newEngine(cfg, clock)
+	if err != nil {
+		return nil, err
+	}
+	e.hashOverride = hash
+	return newCache(e), nil
+}
+
+// check verifies the invariants of every shard; see shard.checkLocked.
+func (c *Cache) check() error {
+	for i := range c.e.shards {
+		s := &c.e.shards[i]
+		s.mu.Lock()
+		var err error
+		if !s.closed {
+			err = s.checkLocked()
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// janitorPass runs one janitor pass now, as the background goroutine would.
+func (c *Cache) janitorPass() { c.e.janitorPass() }
+
+// fakeClock is a clock tests move by hand, in nanoseconds.
+type fakeClock struct{ t atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	f := &fakeClock{}
+	f.t.Store(1)
+	return f
+}
+
+func (f *fakeClock) now() int64            { return f.t.Load() }
+func (f *fakeClock) advance(d int64) int64 { return f.t.Add(d) }

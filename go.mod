@@ -1,0 +1,9 @@
+module github.com/mmcache/mmcache
+
+go 1.24.0
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	golang.org/x/sys v0.40.0 // indirect
+)

@@ -9,4 +9,3 @@ const debug = false
 // broken reports a broken internal invariant. Release builds carry on, treating the entry at
 // hand as gone: a cache may lose an entry, but must not crash its process.
 func broken(string) {}
-

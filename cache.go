@@ -296,7 +296,11 @@ func (c *Cache) Delete(key []byte) bool {
 		if b, i, pos, en, ok := s.lookup(h, key); ok {
 			present = !en.expired(e.now())
 			s.dropLocked(s.tbl.home(h), b, i, pos, &en)
-			s.deletes++
+			if present {
+				s.deletes++
+			} else {
+				s.expirations++
+			}
 			s.debugCheckLocked()
 		}
 	}
@@ -312,7 +316,9 @@ func (c *Cache) Len() int {
 	for i := range c.e.shards {
 		s := &c.e.shards[i]
 		s.mu.RLock()
-		n += s.entries
+		if !s.closed {
+			n += s.entries
+		}
 		s.mu.RUnlock()
 	}
 	runtime.KeepAlive(c)

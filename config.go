@@ -111,7 +111,8 @@ func (cfg Config) layout() (layout, error) {
 			l.maxEntry = max(cfg.Capacity/64, 4<<10)
 		}
 	}
-	l.segSize = max(roundUp(l.maxEntry+maxHeaderSize, page), minSegmentSize)
+	segSize := max(roundUp(l.maxEntry+maxHeaderSize, page), minSegmentSize)
+	l.segSize = segSize
 	avg := cfg.AvgEntrySize
 	if avg == 0 {
 		avg = DefaultAvgEntrySize
@@ -126,11 +127,17 @@ func (cfg Config) layout() (layout, error) {
 		if l.tableBytes >= l.shardSize {
 			return false
 		}
-		l.segments = arena.Segments(l.shardSize-l.tableBytes, l.segSize)
-		return l.segments >= minSegmentsPerShard
+		l.segments = arena.Segments(l.shardSize-l.tableBytes, segSize)
+		if l.segments < minSegmentsPerShard {
+			return false
+		}
+		// Spread what is left over among the segments, page by page, so that no part of the
+		// shard short of a whole segment goes unused.
+		l.segSize = (l.shardSize - l.tableBytes - arena.Overhead(l.segments)) / l.segments &^ (page - 1)
+		return true
 	}
 	tooBig := func(shards int) bool {
-		return (l.mapSize/shards)/l.segSize*l.segSize > maxArenaData
+		return l.mapSize/shards > maxArenaData
 	}
 	if cfg.Shards != 0 {
 		if tooBig(cfg.Shards) {

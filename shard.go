@@ -17,8 +17,10 @@ import (
 // queue of segments, oldest first; see evictLocked. Offsets stored in the table count from the
 // start of the arena's data, in units of 8 bytes.
 type shard struct {
-	mu     sync.RWMutex // protects the shard's part of the mapping and the fields below
-	closed bool         // set under mu by Close; nothing touches the mapping after it
+	mu sync.RWMutex // protects the shard's part of the mapping and the fields below
+	// Lookup counters, beside the lock whose cache line a reader dirties anyway.
+	hits, misses atomic.Uint64
+	closed       bool // set under mu by Close; nothing touches the mapping after it
 
 	e       *engine
 	tbl     table
@@ -31,7 +33,6 @@ type shard struct {
 	writes    int // since the last inline janitor step
 
 	sets, deletes, evictions, expirations uint64
-	hits, misses                          atomic.Uint64
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }

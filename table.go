@@ -44,7 +44,7 @@ const (
 	tagsOff        = 0
 	offsetsOff     = 12
 	metaOff        = 60
-	maxProbe       = 8
+	maxProbe       = 16
 
 	accessedMask  = 1<<slotsPerBucket - 1
 	overflowShift = 16

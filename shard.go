@@ -136,7 +136,6 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 }
 
 func (s *shard) wroteLocked() {
-	defer s.debugCheckLocked()
 	s.sets++
 	if s.e.inlineJanitor {
 		s.writes++
@@ -145,6 +144,7 @@ func (s *shard) wroteLocked() {
 			s.janitorStepLocked()
 		}
 	}
+	s.debugCheckLocked()
 }
 
 // noteExpire keeps the segment's earliest expiry, which tells the janitor where to look.

@@ -137,11 +137,11 @@ func (cfg Config) layout() (layout, error) {
 		return true
 	}
 	tooBig := func(shards int) bool {
-		return l.mapSize/shards > maxArenaData
+		return uint64(l.mapSize/shards) > maxArenaData
 	}
 	if cfg.Shards != 0 {
 		if tooBig(cfg.Shards) {
-			return l, invalid("Capacity %d needs more than %d shards: a shard holds at most %d bytes", cfg.Capacity, cfg.Shards, maxArenaData)
+			return l, invalid("Capacity %d needs more than %d shards: a shard holds at most %d bytes", cfg.Capacity, cfg.Shards, uint64(maxArenaData))
 		}
 		if !fits(cfg.Shards) {
 			return l, invalid("Capacity %d with %d shards holds %d segments of %d bytes per shard, need %d: lower MaxEntrySize or Shards", cfg.Capacity, cfg.Shards, l.segments, l.segSize, minSegmentsPerShard)

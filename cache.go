@@ -83,9 +83,6 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.hugePages {
-		adviseHugePages(region)
-	}
 	e := &engine{
 		region:        region,
 		shards:        make([]shard, l.shards),

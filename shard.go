@@ -42,6 +42,14 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 	if err != nil {
 		return err
 	}
+	if l.hugePages {
+		// Huge pages for the segments only: they fill front to back, so a 2 MiB page is soon
+		// all used. The table is written at random places, and huge pages there would make a
+		// sparse cache resident far beyond what it holds.
+		if start, end := pageTrim(ar.Data()); end > start {
+			adviseHugePages(ar.Data()[start:end])
+		}
+	}
 	*s = shard{
 		e:       e,
 		tbl:     table{mem: region[: l.buckets*bucketSize : l.buckets*bucketSize], n: uint32(l.buckets)},

@@ -4,6 +4,5 @@ package mmcache
 
 import "testing"
 
-
 // regionRSS reports 0 where the resident set size is not read.
 func regionRSS(testing.TB, *Cache) int64 { return 0 }

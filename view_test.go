@@ -1,0 +1,137 @@
+package mmcache
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestViewReentrant calls every method from inside a View callback: none deadlocks, and the
+// viewed bytes stay intact whatever the callback does to the cache.
+func TestViewReentrant(t *testing.T) {
+	c, err := New(Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1})
+	require.NoError(t, err)
+	defer c.Close()
+	key, old := []byte("key"), bytes.Repeat([]byte("o"), 100)
+	require.NoError(t, c.Set(key, old))
+	require.NoError(t, c.Set([]byte("other"), []byte("x")))
+
+	ok := c.View(key, func(v []byte) {
+		// A same-sized overwrite would normally go in place; with the segment pinned it appends.
+		require.NoError(t, c.Set(key, bytes.Repeat([]byte("n"), 100)))
+		require.Equal(t, old, v)
+		got, hit := c.Get(nil, key)
+		require.True(t, hit)
+		require.Equal(t, bytes.Repeat([]byte("n"), 100), got)
+		require.True(t, c.View([]byte("other"), func(w []byte) { require.Equal(t, "x", string(w)) }))
+		require.True(t, c.Has(key))
+		_, hit = c.TTL(key)
+		require.True(t, hit)
+		require.True(t, c.Delete(key))
+		c.Reset()
+		require.Equal(t, 0, c.Len())
+		require.Zero(t, c.Stats().Entries)
+		// Fill the cache many times over: eviction must skip the pinned segment.
+		for i := range 20000 {
+			require.NoError(t, c.Set(fmt.Appendf(nil, "fill-%d", i), bytes.Repeat([]byte{byte(i)}, 200)))
+		}
+		require.Equal(t, old, v, "viewed bytes changed under the callback")
+		require.NoError(t, c.check())
+	})
+	require.True(t, ok)
+	require.NoError(t, c.check())
+	require.Equal(t, 0, c.e.shards[0].ar.Retired(), "the retired segment is freed when the view ends")
+}
+
+// TestAllSegmentsPinned holds a View on every segment of a shard, then asks for room: the Set
+// fails with ErrBusy instead of waiting for callbacks that wait for it.
+func TestAllSegmentsPinned(t *testing.T) {
+	c, err := New(Config{Capacity: MinCapacity, Shards: 1, MaxEntrySize: 100 << 10, JanitorInterval: -1})
+	require.NoError(t, err)
+	defer c.Close()
+	s := &c.e.shards[0]
+	nsegs := s.ar.Len()
+	// One 60 KiB entry per segment, enough to fill it past half so the next goes elsewhere.
+	big := make([]byte, s.segSize/2+1)
+	for i := range nsegs {
+		require.NoError(t, c.Set([]byte{byte(i)}, big))
+	}
+	require.Equal(t, nsegs, c.Len())
+	var nest func(i int)
+	nest = func(i int) {
+		if i == nsegs {
+			err := c.Set([]byte("one more"), big)
+			require.ErrorIs(t, err, ErrBusy)
+			return
+		}
+		require.True(t, c.View([]byte{byte(i)}, func([]byte) { nest(i + 1) }))
+	}
+	nest(0)
+	require.NoError(t, c.Set([]byte("one more"), big), "room again once the views end")
+	require.NoError(t, c.check())
+}
+
+// TestLifecycleRaces runs Close, Reset and the janitor against every operation at once, many
+// rounds, under -race: afterwards every call returns ErrClosed or a miss.
+func TestLifecycleRaces(t *testing.T) {
+	for round := range 20 {
+		c, err := New(Config{Capacity: 4 << 20, JanitorInterval: 1}) // janitor as busy as it gets
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				k := []byte{byte(g), 0}
+				for i := range 3000 {
+					k[1] = byte(i)
+					switch i % 7 {
+					case 0:
+						_ = c.SetWithTTL(k, k, 1)
+					case 1:
+						_ = c.Set(k, bytes.Repeat(k, i%300))
+					case 2:
+						c.Get(nil, k)
+					case 3:
+						c.View(k, func(v []byte) { _ = bytes.Clone(v) })
+					case 4:
+						c.Delete(k)
+					case 5:
+						c.Has(k)
+						c.TTL(k)
+						c.Len()
+						c.Stats()
+					case 6:
+						if g == 0 && i%500 == 6 {
+							c.Reset()
+						}
+					}
+				}
+			}()
+		}
+		close(start)
+		if round%2 == 0 {
+			require.NoError(t, c.Close()) // while they run
+		}
+		wg.Wait()
+		require.NoError(t, c.Close())
+		require.ErrorIs(t, c.Set([]byte("k"), []byte("v")), ErrClosed)
+		require.ErrorIs(t, c.SetWithTTL([]byte("k"), []byte("v"), 0), ErrClosed)
+		_, ok := c.Get(nil, []byte("k"))
+		require.False(t, ok)
+		require.False(t, c.View([]byte("k"), func([]byte) { t.Fatal("called after Close") }))
+		require.False(t, c.Has([]byte("k")))
+		require.False(t, c.Delete([]byte("k")))
+		_, ok = c.TTL([]byte("k"))
+		require.False(t, ok)
+		require.Equal(t, 0, c.Len())
+		c.Reset()
+		require.Zero(t, c.Stats().UsedBytes)
+		require.True(t, c.e.released.Load())
+	}
+}

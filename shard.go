@@ -28,9 +28,13 @@ type shard struct {
 	data    []byte // ar.Data(): all segments back to back; points into the mapping
 	segSize int
 
-	entries   int // entries in the table, expired ones not yet collected included
-	liveBytes int // their keys and values
-	writes    int // since the last inline janitor step
+	entries int // entries in the table, expired ones not yet collected included
+	// hugeTableAt is the entry count at which the table is advised to use huge pages (0: never,
+	// or done). Written at random places, a sparse table on huge pages would be resident far
+	// beyond what it holds; once a quarter full, most of its pages are touched anyway.
+	hugeTableAt int
+	liveBytes   int // their keys and values
+	writes      int // since the last inline janitor step
 
 	sets, deletes, evictions, expirations uint64
 
@@ -50,12 +54,17 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 			adviseHugePages(ar.Data()[start:end])
 		}
 	}
+	hugeAt := 0
+	if l.hugePages {
+		hugeAt = max(l.buckets*slotsPerBucket/4, 1)
+	}
 	*s = shard{
-		e:       e,
-		tbl:     table{mem: region[: l.buckets*bucketSize : l.buckets*bucketSize], n: uint32(l.buckets)},
-		ar:      ar,
-		data:    ar.Data(),
-		segSize: l.segSize,
+		e:           e,
+		hugeTableAt: hugeAt,
+		tbl:         table{mem: region[: l.buckets*bucketSize : l.buckets*bucketSize], n: uint32(l.buckets)},
+		ar:          ar,
+		data:        ar.Data(),
+		segSize:     l.segSize,
 	}
 	return nil
 }
@@ -136,6 +145,12 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	} else {
 		s.insertLocked(h, off)
 		s.entries++
+		if s.entries == s.hugeTableAt {
+			s.hugeTableAt = 0
+			if start, end := pageTrim(s.tbl.mem); end > start {
+				adviseHugePages(s.tbl.mem[start:end])
+			}
+		}
 	}
 	s.liveBytes += len(key) + len(value)
 	s.wroteLocked()

@@ -146,8 +146,13 @@ func (t *table) markAccessed(b uint32, i int) {
 	}
 }
 
+// clearAccessed clears slot i's accessed bit. Write lock held, so no reader races the plain
+// store, and a bit already clear costs no write.
 func (t *table) clearAccessed(b uint32, i int) {
-	atomic.AndUint32(t.meta(b), ^uint32(1<<i))
+	p := t.meta(b)
+	if m := atomic.LoadUint32(p); m&(1<<i) != 0 {
+		atomic.StoreUint32(p, m&^(1<<i))
+	}
 }
 
 // insert puts (tag, off) in the first empty slot within the probe window of home and returns

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Checks the bench module the way CI does: vet, its unit tests, every benchmark once, and the
+# report in quick mode (every workload tiny) into a temporary directory. Under 2 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")"
+go vet ./...
+go test -count=1 ./...
+go test -run '^$' -bench . -benchtime 1x ./...
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+go run ./cmd/report -quick -out "$out"
+test -s "$out/benchmarks.md"

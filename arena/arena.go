@@ -156,7 +156,12 @@ func (a *Arena) Reset() {
 		}
 	}
 	if !pinned {
-		// Forget every record: segments below fresh become fresh again.
+		// Forget every record: segments below fresh become fresh again, states included, so
+		// that a reader whose Unpin saw a retired segment before this Reset does not release
+		// it after (IsRetired must now report false).
+		for i := range fresh {
+			atomic.StoreUint32(&a.records[i].state, stateFresh)
+		}
 		h.fresh = 0
 		return
 	}

@@ -203,7 +203,7 @@ func (s *shard) insertLocked(h uint64, off uint32) {
 	if _, _, ok := s.tbl.insert(home, tag, off); ok {
 		return
 	}
-	victim := int(h>>8) % slotsPerBucket
+	victim := int((h >> 8) % slotsPerBucket) // modulo first: int(h>>8) is negative on 32-bit
 	for i := range slotsPerBucket {
 		if !s.tbl.accessed(home, i) {
 			victim = i

@@ -115,7 +115,9 @@ func main() {
 		runtime.GOMAXPROCS(0), envOr("GOGC", "100"))
 	results := make(map[string]*result)
 	separate := !o.inProcess
-	for _, k := range kinds {
+	// In one process, mmcache goes before the map: it unmaps all it used on Close, whereas the
+	// map leaves heap behind that the process keeps for a while.
+	for _, k := range []string{kindNone, kindMmcache, kindMap} {
 		fmt.Fprintf(os.Stderr, "gcdemo: measuring %-12s ", columnTitle[k]+"...")
 		t := time.Now()
 		var r *result
@@ -258,7 +260,7 @@ func mmcacheCapacity(o options) int {
 	}
 	entry := (3 + len(binary.AppendUvarint(nil, uint64(o.valueSize))) + o.keySize + o.valueSize + 7) &^ 7
 	perEntry := int64(entry + 8) // the table: a 64-byte bucket per 12 slots, sized for some slack
-	c := int64(o.n)*perEntry*5/4 + 64<<20
+	c := int64(o.n)*perEntry*5/4 + 16<<20
 	return int(min(c, int64(math.MaxInt)))
 }
 
@@ -322,7 +324,10 @@ func measure(kind string, o options) (*result, error) {
 	}
 	r.LoadSeconds = time.Since(t).Seconds()
 	r.Entries = c.len()
-	if err := spotCheck(c, kind, o); err != nil {
+	// With a -capacity too small for -n entries, mmcache evicts: then only check that what it
+	// returns is right.
+	strict := kind == kindMap || (kind == kindMmcache && o.capacity == 0)
+	if err := spotCheck(c, kind, o, strict); err != nil {
 		return nil, err
 	}
 
@@ -379,14 +384,15 @@ func measure(kind string, o options) (*result, error) {
 	r.WorkTotalCPU = w1.totalCPU - w0.totalCPU
 	r.WorkGCCycles = w1.gcCycles - w0.gcCycles
 	r.WorkAllocated = w1.allocBytes - w0.allocBytes
-	if kind != kindNone && r.WorkHits != o.requests {
+	if strict && r.WorkHits != o.requests {
 		return nil, fmt.Errorf("workload found %d of %d keys", r.WorkHits, o.requests)
 	}
 	return r, nil
 }
 
-// spotCheck reads back a few entries, so the demo never times a cache that lost its data.
-func spotCheck(c cache, kind string, o options) error {
+// spotCheck reads back a few entries, so the demo never times a cache that lost its data or
+// returns wrong values. If !strict, an entry may be missing.
+func spotCheck(c cache, kind string, o options, strict bool) error {
 	if kind == kindNone {
 		return nil
 	}
@@ -397,7 +403,7 @@ func spotCheck(c cache, kind string, o options) error {
 		fillValue(want, i)
 		var ok bool
 		got, ok = c.get(got[:0], key)
-		if !ok || !bytes.Equal(got, want) {
+		if (strict && !ok) || (ok && !bytes.Equal(got, want)) {
 			return fmt.Errorf("entry %d: found %v, value correct %v", i, ok, bytes.Equal(got, want))
 		}
 	}

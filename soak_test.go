@@ -73,7 +73,7 @@ func TestSoak(t *testing.T) {
 	require.LessOrEqual(t, rssMax, int64(capacity), "the mapping's RSS beyond Capacity")
 	require.NoError(t, c.check())
 	require.NoError(t, c.Close())
-	require.Equal(t, goroutinesBefore, runtime.NumGoroutine(), "goroutines left behind")
+	require.LessOrEqual(t, runtime.NumGoroutine(), goroutinesBefore, "goroutines left behind")
 }
 
 type soakKey struct {
@@ -98,7 +98,7 @@ func soakWorker(c *Cache, w int, deadline time.Time) error {
 	}
 	makeValue := func(i int, version uint32) []byte {
 		// Size from the key and version; contents from both, so a torn or misplaced value shows.
-		n := int(uint32(i)*2654435761^version*40503) % 2048
+		n := int((uint32(i)*2654435761 ^ version*40503) % 2048) // modulo first: int(uint32) is negative on 32-bit
 		if version%97 == 0 {
 			n = 60 << 10 // now and then a large one
 		}

@@ -275,6 +275,10 @@ func (c *Cache) TTL(key []byte) (time.Duration, bool) {
 	var left time.Duration
 	if ok && en.flags&flagTTL != 0 {
 		left = time.Duration(en.expire - e.now())
+		// The clock moved on since lookupLive: if the entry expired meanwhile, it is absent
+		// (0 and true would say it never expires, and a negative TTL means nothing).
+		ok = left > 0
+		left = max(left, 0)
 	}
 	s.mu.RUnlock()
 	runtime.KeepAlive(c)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,4 +416,30 @@ func assertClosed(t testing.TB, c *Cache) {
 	c.janitorPass()
 	assert.NoError(t, c.Close())
 	assert.NoError(t, c.check())
+}
+
+// TestTTLWithMovingClock: the clock moves while TTL runs. An entry with a TTL never reports 0
+// (which means no TTL) or a negative time left.
+func TestTTLWithMovingClock(t *testing.T) {
+	leakCheck(t)
+	var now atomic.Int64
+	tick := func() int64 { return now.Add(1) } // every reading is 1ns later
+	c, err := newTestCache(Config{Capacity: 4 << 20, JanitorInterval: -1}, tick, nil)
+	require.NoError(t, err)
+	defer c.Close()
+	for ttl := time.Duration(1); ttl < 20; ttl++ {
+		require.NoError(t, c.SetWithTTL([]byte("k"), []byte("v"), ttl))
+		for range 20 {
+			left, ok := c.TTL([]byte("k"))
+			if ok {
+				require.Positive(t, left, "ttl %v: TTL reported %v, true", ttl, left)
+			} else {
+				require.Zero(t, left)
+			}
+		}
+	}
+	require.NoError(t, c.SetWithTTL([]byte("never"), []byte("v"), 0))
+	left, ok := c.TTL([]byte("never"))
+	require.True(t, ok)
+	require.Zero(t, left)
 }

@@ -134,6 +134,11 @@ func (cfg Config) layout() (layout, error) {
 		// Spread what is left over among the segments, page by page, so that no part of the
 		// shard short of a whole segment goes unused.
 		l.segSize = (l.shardSize - l.tableBytes - arena.Overhead(l.segments)) / l.segments &^ (page - 1)
+		if l.segSize > arena.MaxSegmentSize {
+			// No larger than the arena accepts; what that leaves may hold more segments.
+			l.segSize = arena.MaxSegmentSize
+			l.segments = arena.Segments(l.shardSize-l.tableBytes, l.segSize)
+		}
 		return true
 	}
 	tooBig := func(shards int) bool {

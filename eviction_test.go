@@ -102,3 +102,53 @@ func TestEvictionHasDoesNotCount(t *testing.T) {
 	}
 	assert.False(t, c.Has([]byte("probed")))
 }
+
+// TestEvictionSecondChanceIsOnce: a read buys one more round, not a place forever.
+func TestEvictionSecondChanceIsOnce(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, nil, nil)
+	require.NoError(t, c.Set([]byte("once"), []byte("v")))
+	_, ok := c.Get(nil, []byte("once"))
+	require.True(t, ok)
+	key := make([]byte, 8)
+	survivedARound := false
+	for i := range 40000 { // about eight times the capacity
+		binary.BigEndian.PutUint64(key, uint64(i))
+		require.NoError(t, c.Set(key, valueFor(key, 0, 200)))
+		if i == 6000 { // past one full round of the clock
+			survivedARound = c.Has([]byte("once"))
+		}
+	}
+	assert.True(t, survivedARound, "the read gave it a second chance")
+	assert.False(t, c.Has([]byte("once")), "but only one")
+}
+
+// TestEvictionFreesAQuarter: when every entry of the oldest segment was read, eviction still
+// frees a quarter of it, so the next Sets do not each walk a whole segment.
+func TestEvictionFreesAQuarter(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, nil, nil)
+	s := &c.e.shards[0]
+	const E = 1024
+	perSeg := s.segSize / E
+	require.Equal(t, s.segSize, perSeg*E, "the test needs segments of whole entries")
+	vlen := valueLenFor(t, 8, E)
+	key := func(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i)) }
+	n := perSeg * s.ar.Len()
+	for i := range n {
+		require.NoError(t, c.Set(key(i), valueFor(key(i), 0, vlen)))
+	}
+	require.Equal(t, n, c.Len(), "every segment full, nothing evicted")
+	for i := range n {
+		_, ok := c.Get(nil, key(i))
+		require.True(t, ok)
+	}
+	require.NoError(t, c.Set(key(n), valueFor(key(n), 0, vlen)))
+	kept := s.segSize * 3 / 4 / E
+	assert.Equal(t, uint64(perSeg-kept), c.Stats().Evictions)
+	for i := range n + 1 {
+		// The oldest entries beyond three quarters of the first segment went.
+		assert.Equal(t, i < kept || i >= perSeg, c.Has(key(i)), "key %d", i)
+	}
+	mustCheck(t, c, "end")
+}

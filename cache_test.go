@@ -51,7 +51,7 @@ func TestBasicAPI(t *testing.T) {
 	buf := make([]byte, 0, 64)
 	dst, ok = c.Get(buf, []byte("k"))
 	assert.True(t, ok)
-	assert.Equal(t, &buf[:1][0], &dst[0], "Get uses dst's room")
+	assert.Same(t, &buf[:1][0], &dst[0], "Get uses dst's room")
 	assert.True(t, c.Has([]byte("k")))
 	var seen []string
 	assert.True(t, c.View([]byte("k"), func(v []byte) { seen = append(seen, string(v)) }))
@@ -61,11 +61,14 @@ func TestBasicAPI(t *testing.T) {
 	assert.Equal(t, time.Duration(0), ttl, "no TTL: 0, true")
 	assert.Equal(t, 1, c.Len())
 
-	// Overwrite with the same size (in place) and with another size.
+	// Overwrite with the same size (in place: no new bytes) and with another size.
+	used := c.Stats().UsedBytes
 	require.NoError(t, c.Set([]byte("k"), []byte("value-2")))
 	dst, _ = c.Get(nil, []byte("k"))
 	assert.Equal(t, "value-2", string(dst))
+	assert.Equal(t, used, c.Stats().UsedBytes, "a same-size overwrite goes in place")
 	require.NoError(t, c.Set([]byte("k"), []byte("a much longer value, number 3")))
+	assert.Equal(t, used+entrySize(1, len("a much longer value, number 3"), false), c.Stats().UsedBytes)
 	dst, _ = c.Get(nil, []byte("k"))
 	assert.Equal(t, "a much longer value, number 3", string(dst))
 	require.NoError(t, c.Set([]byte("k"), []byte("4")))

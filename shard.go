@@ -28,13 +28,13 @@ type shard struct {
 	data    []byte // ar.Data(): all segments back to back; points into the mapping
 	segSize int
 
-	entries int // entries in the table, expired ones not yet collected included
+	entries   int // entries in the table, expired ones not yet collected included
+	liveBytes int // their keys and values
+	writes    int // since the last inline janitor step
 	// hugeTableAt is the entry count at which the table is advised to use huge pages (0: never,
 	// or done). Written at random places, a sparse table on huge pages would be resident far
 	// beyond what it holds; once a quarter full, most of its pages are touched anyway.
 	hugeTableAt int
-	liveBytes   int // their keys and values
-	writes      int // since the last inline janitor step
 
 	sets, deletes, evictions, expirations uint64
 
@@ -46,16 +46,13 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 	if err != nil {
 		return err
 	}
+	hugeAt := 0
 	if l.hugePages {
-		// Huge pages for the segments only: they fill front to back, so a 2 MiB page is soon
-		// all used. The table is written at random places, and huge pages there would make a
-		// sparse cache resident far beyond what it holds.
+		// Segments fill front to back, so their 2 MiB pages are soon all used: advise them now.
+		// The table waits until it is a quarter full (see hugeTableAt).
 		if start, end := pageTrim(ar.Data()); end > start {
 			adviseHugePages(ar.Data()[start:end])
 		}
-	}
-	hugeAt := 0
-	if l.hugePages {
 		hugeAt = max(l.buckets*slotsPerBucket/4, 1)
 	}
 	*s = shard{

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -359,4 +361,143 @@ func TestBackgroundJanitor(t *testing.T) {
 	waitFor(t, "the janitor to drop the rest", func() bool { return c.Len() == 1 })
 	assert.True(t, c.Has([]byte("stays")))
 	assert.Equal(t, uint64(1000), c.Stats().Expirations)
+}
+
+// stressValue is a value whose every byte derives from its key and version, with the version
+// in front, so a reader can check a value it finds without knowing which version to expect.
+func stressValue(buf, key []byte, version uint32, n int) []byte {
+	n = max(n, 4)
+	buf = binary.LittleEndian.AppendUint32(buf[:0], version)
+	v := buf[:n]
+	fillValue(v[4:], key, int(version))
+	return v
+}
+
+func stressValueOK(key, v []byte) bool {
+	if len(v) < 4 {
+		return false
+	}
+	want := make([]byte, len(v))
+	copy(want, v[:4])
+	fillValue(want[4:], key, int(binary.LittleEndian.Uint32(v)))
+	return bytes.Equal(v, want)
+}
+
+// TestConcurrentStress runs every operation from 8 goroutines on a small cache that evicts all
+// the time, with View callbacks that hold their segments across other goroutines' writes,
+// Resets and a busy janitor. Every value read must be whole and its own key's; each goroutine's
+// own keys must never show a version older than one it saw before, or one it deleted.
+func TestConcurrentStress(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 2, JanitorInterval: time.Millisecond, DefaultTTL: time.Second}, nil, nil)
+	ops := 20000
+	if testing.Short() {
+		ops = 4000
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			const keys = 300
+			version := make([]uint32, keys) // the last version written or deleted: nothing older may appear
+			key := make([]byte, 6)
+			shared := []byte("shared")
+			buf := make([]byte, 0, 16000)
+			fail := func(format string, args ...any) {
+				errs <- fmt.Errorf("goroutine %d: "+format, append([]any{g}, args...)...)
+			}
+			for i := range ops {
+				k := rng.IntN(keys)
+				binary.LittleEndian.PutUint16(key, uint16(g))
+				binary.LittleEndian.PutUint32(key[2:], uint32(k))
+				check := func(v []byte) bool {
+					if !stressValueOK(key, v) {
+						fail("key %d: a value that is not whole or not its own", k)
+						return false
+					}
+					if got := binary.LittleEndian.Uint32(v); got < version[k] {
+						fail("key %d: version %d after %d", k, got, version[k])
+						return false
+					}
+					return true
+				}
+				switch op := rng.IntN(100); {
+				case op < 35:
+					version[k]++
+					n := 4 + rng.IntN(600)
+					if rng.IntN(40) == 0 {
+						n = 4 + rng.IntN(12000)
+					}
+					if err := c.Set(key, stressValue(buf, key, version[k], n)); errors.Is(err, ErrBusy) {
+						version[k]-- // every segment was held by Views: nothing stored
+					} else if err != nil {
+						fail("Set: %v", err)
+						return
+					}
+				case op < 60:
+					if v, ok := c.Get(buf[:0], key); ok && !check(v) {
+						return
+					}
+				case op < 75:
+					bad := false
+					c.View(key, func(v []byte) {
+						before := bytes.Clone(v)
+						runtime.Gosched() // others write, evict and compact meanwhile
+						if !bytes.Equal(before, v) {
+							fail("key %d: viewed bytes changed", k)
+							bad = true
+							return
+						}
+						bad = !check(v)
+					})
+					if bad {
+						return
+					}
+				case op < 85:
+					version[k]++ // whatever comes back after the Delete must be newer
+					c.Delete(key)
+					if v, ok := c.Get(buf[:0], key); ok {
+						fail("key %d: %d bytes back right after Delete", k, len(v))
+						return
+					}
+				case op < 95:
+					// A key all goroutines write: its values must be whole.
+					if rng.IntN(2) == 0 {
+						_ = c.Set(shared, stressValue(buf, shared, uint32(g), 100+g))
+					} else if v, ok := c.Get(buf[:0], shared); ok && !stressValueOK(shared, v) {
+						fail("shared key: a value that is not whole")
+						return
+					}
+				case op < 99:
+					c.Has(key)
+					c.TTL(key)
+					c.Len()
+					if st := c.Stats(); st.UsedBytes > st.Capacity {
+						fail("UsedBytes %d over Capacity %d", st.UsedBytes, st.Capacity)
+						return
+					}
+				default:
+					if i%50 == 0 {
+						c.Reset()
+						// Every key may be gone now; none may come back older.
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	wg.Wait()
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCheck(t, c, "after the stress")
+	for i := range c.e.shards {
+		require.Zero(t, c.e.shards[i].ar.Retired(), "shard %d: a retired segment outlived its views", i)
+	}
+	require.Zero(t, c.e.views.Load())
 }

@@ -60,8 +60,8 @@ func TestMemoryBound(t *testing.T) {
 		maxRSS = max(maxRSS, grown)
 		require.LessOrEqual(t, grown, int64(capacity+margin))
 	}
-	t.Logf("%d sets, %d MiB written; UsedBytes at most %d (%.1f%% of Capacity); RSS growth at most %d MiB (Capacity %d MiB); %d entries, %d evictions",
-		sets, written>>20, maxUsed, 100*float64(maxUsed)/capacity, maxRSS>>20, capacity>>20, st.Entries, st.Evictions)
+	t.Logf("%d sets, %d MiB written; UsedBytes at most %d (%.1f%% of Capacity); RSS growth at most %d KiB (Capacity %d KiB); %d entries, %d evictions",
+		sets, written>>20, maxUsed, 100*float64(maxUsed)/capacity, maxRSS>>10, capacity>>10, st.Entries, st.Evictions)
 	require.LessOrEqual(t, st.UsedBytes, capacity)
 	require.Greater(t, st.Evictions, uint64(0))
 	mustCheck(t, c, "end")

@@ -39,6 +39,8 @@ func main() {
 	traces := flag.String("traces", "", "folder holding the access traces (default: ../shared/traces relative to the repository root)")
 	only := flag.String("only", "", "comma-separated sections to run: "+strings.Join(sections, ","))
 	cacheList := flag.String("caches", "", "comma-separated caches to run (default: all)")
+	limit := flag.Duration("limit", 0, "start no job after this much time (default: 27m for a full run, none with -quick); skipped jobs are listed in the report")
+	verbose := flag.Bool("v", false, "list the slowest jobs at the end")
 	from := flag.String("from", "", "render the report from a saved benchmarks.json instead of measuring")
 	flag.Parse()
 
@@ -100,13 +102,26 @@ func main() {
 	}
 	start := time.Now()
 	r := newRunner(exe, logFile, pl.jobs)
+	if *limit == 0 && !*quick {
+		*limit = 27 * time.Minute
+	}
+	if *limit > 0 {
+		r.deadline = start.Add(*limit)
+	}
 	r.runAll(pl.jobs)
 	d.WallSeconds = time.Since(start).Seconds()
+	d.Limit, d.Overrun = *limit, r.overrun
+	if *verbose {
+		r.slowest(os.Stderr, 25)
+	}
 	d.LoadAvgEnd = sysinfo.LoadAvg()
 
 	check(save(d, filepath.Join(*out, "benchmarks.json")))
 	check(report.Write(d, *out))
 	fmt.Fprintf(os.Stderr, "%d jobs in %s; wrote %s\n", len(pl.jobs), time.Duration(d.WallSeconds*float64(time.Second)).Round(time.Second), filepath.Join(*out, "benchmarks.md"))
+	if r.overrun > 0 {
+		fmt.Fprintf(os.Stderr, "%d jobs were skipped for the time limit\n", r.overrun)
+	}
 	if r.failed > 0 {
 		fmt.Fprintf(os.Stderr, "%d jobs failed; worker output is in %s\n", r.failed, logPath)
 		os.Exit(1)

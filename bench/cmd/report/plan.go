@@ -22,7 +22,7 @@ type planner struct {
 }
 
 // add appends a job whose response is stored as an Outcome in list.
-func add[K, P, R any](pl *planner, list *[]report.Outcome[K, R], kind string, key K, name string, weight float64, params func() (P, string)) {
+func add[K, P, R any](pl *planner, list *[]report.Outcome[K, R], kind string, key K, name string, weight float64, params func() (P, string)) *job {
 	pl.jobs = append(pl.jobs, job{
 		name: name, weight: weight, kind: kind,
 		params: func() (any, string) { return params() },
@@ -39,6 +39,7 @@ func add[K, P, R any](pl *planner, list *[]report.Outcome[K, R], kind string, ke
 			*list = append(*list, o)
 		},
 	})
+	return &pl.jobs[len(pl.jobs)-1]
 }
 
 // fixed wraps constant parameters.
@@ -79,7 +80,8 @@ func (pl *planner) planThroughput() {
 				cells := float64(len(params.Dists) * len(s.ReadPcts) * len(s.Goroutines) * s.Runs)
 				w := cells*s.Cell.Seconds() + float64(n)*float64(v+100)/1.5e9 + 0.3
 				key := report.ThroughputKey{Cache: p.Name, ValueSize: v, Keys: n}
-				add(pl, &pl.d.Throughput, "throughput", key, fmt.Sprintf("throughput %s %s×%dB", p.Name, count(n), v), w, fixed(params))
+				j := add(pl, &pl.d.Throughput, "throughput", key, fmt.Sprintf("throughput %s %s×%dB", p.Name, count(n), v), w, fixed(params))
+				j.late = n == bigN
 			}
 		}
 	}
@@ -89,12 +91,13 @@ func (pl *planner) planGC() {
 	s := pl.s
 	for _, n := range s.GCEntries {
 		for _, p := range pl.peers(caches.All()) {
-			params := measure.GCParams{Cache: p.Name, Entries: n, ValueSize: 64, ForcedGCs: s.ForcedGCs, AllocRuns: s.AllocRuns, AllocBytes: s.AllocBytes}
+			params := measure.GCParams{Cache: p.Name, Entries: n, ValueSize: 64, ForcedGCs: s.ForcedGCs, AllocRuns: s.AllocRuns, AllocBytes: s.AllocBytes, GCTimeCap: s.GCTimeCap}
 			w := float64(n)/1e6 + float64(s.AllocRuns)*float64(s.AllocBytes)/2e9 + 0.2
 			if p.Bound != caches.Bytes {
 				w += float64(2*s.ForcedGCs) * float64(n) / 1e7
 			}
-			add(pl, &pl.d.GC, "gc", report.GCKey{Cache: p.Name, Entries: n}, fmt.Sprintf("gc %s %s", p.Name, count(n)), w, fixed(params))
+			j := add(pl, &pl.d.GC, "gc", report.GCKey{Cache: p.Name, Entries: n}, fmt.Sprintf("gc %s %s", p.Name, count(n)), w, fixed(params))
+			j.late = n == slices.Max(s.GCEntries)
 		}
 	}
 }

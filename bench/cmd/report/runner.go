@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -18,6 +20,7 @@ import (
 type job struct {
 	name   string  // shown on the terminal
 	weight float64 // estimated seconds, for the progress bar
+	late   bool    // run after every other job: the heaviest, dropped first when time runs out
 	kind   string
 	// params returns the job's parameters, or a reason to skip it (computed just before the job
 	// runs, so that it can use earlier jobs' results).
@@ -34,6 +37,26 @@ type runner struct {
 	bar     *progressbar.ProgressBar
 	tty     bool
 	failed  int
+	took    []jobTime
+	// deadline, when not zero, is the time after which remaining jobs are skipped.
+	deadline time.Time
+	overrun  int // jobs skipped for the deadline
+}
+
+// jobTime is how long a job took, for tuning the run's sizes.
+type jobTime struct {
+	name    string
+	seconds float64
+}
+
+// slowest prints the n slowest jobs to w.
+func (r *runner) slowest(w io.Writer, n int) {
+	t := slices.Clone(r.took)
+	slices.SortFunc(t, func(a, b jobTime) int { return cmp.Compare(b.seconds, a.seconds) })
+	fmt.Fprintln(w, "slowest jobs:")
+	for _, j := range t[:min(n, len(t))] {
+		fmt.Fprintf(w, "  %6.1fs  %s\n", j.seconds, j.name)
+	}
 }
 
 func newRunner(exe string, log io.Writer, jobs []job) *runner {
@@ -57,19 +80,38 @@ func newRunner(exe string, log io.Writer, jobs []job) *runner {
 	return r
 }
 
-// runAll runs the jobs in order.
+// order puts the late jobs after the others, keeping the order within each group.
+func order(jobs []job) []job {
+	out := make([]job, 0, len(jobs))
+	for _, late := range []bool{false, true} {
+		for _, j := range jobs {
+			if j.late == late {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
+}
+
+// runAll runs the jobs, late ones last.
 func (r *runner) runAll(jobs []job) {
+	jobs = order(jobs)
 	for i, j := range jobs {
 		if r.bar != nil {
 			r.bar.Describe(fmt.Sprintf("%-52s", truncate(j.name, 52)))
 		} else {
 			fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", i+1, len(jobs), j.name)
 		}
+		start := time.Now()
 		params, skip := j.params()
 		var resp response
-		if skip != "" {
+		switch {
+		case skip != "":
 			resp.Skip = skip
-		} else {
+		case !r.deadline.IsZero() && start.After(r.deadline):
+			resp.Skip = "not run: the report reached its time limit"
+			r.overrun++
+		default:
 			resp = r.exec(j.kind, params)
 		}
 		if resp.Err != "" {
@@ -80,6 +122,8 @@ func (r *runner) runAll(jobs []job) {
 			fmt.Fprintf(os.Stderr, "error in %s: %s\n", j.name, resp.Err)
 		}
 		j.store(resp)
+		r.took = append(r.took, jobTime{j.name, time.Since(start).Seconds()})
+		fmt.Fprintf(r.log, "job %s took %.1fs\n", j.name, time.Since(start).Seconds())
 		if r.bar != nil {
 			_ = r.bar.Add64(int64(j.weight * 1000))
 		}

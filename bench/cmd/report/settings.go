@@ -22,7 +22,7 @@ func fullSettings() report.Settings {
 		BigCaches:  []string{"mmcache", "freecache", "fastcache", "bigcache"},
 
 		GCEntries: []int{1_000_000, 5_000_000, 10_000_000},
-		ForcedGCs: 7, AllocRuns: 5, AllocBytes: 1 << 30,
+		ForcedGCs: 7, AllocRuns: 4, AllocBytes: 256 << 20, GCTimeCap: 10 * time.Second,
 
 		MemBudgets: []int64{64 << 20, 256 << 20},
 		MemValues:  []int{64, 1024},

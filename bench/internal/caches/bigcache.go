@@ -49,6 +49,7 @@ func openBigcache(spec Spec) (Cache, string, error) {
 	return bigcacheAdapter{c}, desc, nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (a bigcacheAdapter) Get(dst, key []byte) ([]byte, bool) {
 	v, err := a.c.Get(view(key))
 	if err != nil {

@@ -33,6 +33,7 @@ func openFastcache(spec Spec) (Cache, string, error) {
 	return fastcacheAdapter{c}, fmt.Sprintf("New(%s)", sizeString(spec.Budget)), nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (a fastcacheAdapter) Get(dst, key []byte) ([]byte, bool) { return a.c.HasGet(dst, key) }
 func (a fastcacheAdapter) Set(key, value []byte) bool {
 	a.c.Set(key, value)

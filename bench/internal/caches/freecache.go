@@ -37,6 +37,7 @@ func openFreecache(spec Spec) (Cache, string, error) {
 	return &freecacheAdapter{c: c, ttl: ttl}, desc + "; GOGC left at 100 (README suggests lowering it)", nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (a *freecacheAdapter) Get(dst, key []byte) ([]byte, bool) {
 	err := a.c.GetFn(key, func(v []byte) error {
 		dst = append(dst, v...)

@@ -27,6 +27,7 @@ func openGocache(spec Spec) (Cache, string, error) {
 	return gocacheAdapter{gocache.New(exp, cleanup)}, desc + "; values stored as []byte", nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (a gocacheAdapter) Get(dst, key []byte) ([]byte, bool) {
 	v, ok := a.c.Get(view(key))
 	if !ok {

@@ -47,6 +47,7 @@ func (c *lru) pushFront(n *lruNode) {
 	c.head.next = n
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (c *lru) Get(dst, key []byte) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -34,6 +34,7 @@ func openMmcache(spec Spec) (Cache, string, error) {
 	return mmcacheAdapter{c}, desc + "}; Shards, JanitorInterval, MaxEntrySize default; huge pages on", nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (a mmcacheAdapter) Get(dst, key []byte) ([]byte, bool) { return a.c.Get(dst, key) }
 func (a mmcacheAdapter) Set(key, value []byte) bool         { return a.c.Set(key, value) == nil }
 func (a mmcacheAdapter) Len() int                           { return a.c.Len() }

@@ -34,6 +34,7 @@ func openOtter(spec Spec) (Cache, string, error) {
 	return otterAdapter{c}, desc + "}", nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (a otterAdapter) Get(dst, key []byte) ([]byte, bool) {
 	v, ok := a.c.GetIfPresent(view(key))
 	if !ok {

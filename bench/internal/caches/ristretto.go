@@ -37,6 +37,7 @@ func openRistretto(spec Spec) (Cache, string, error) {
 	return &ristrettoAdapter{c: c, spec: spec}, desc, nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (a *ristrettoAdapter) Get(dst, key []byte) ([]byte, bool) {
 	v, ok := a.c.Get(view(key))
 	if !ok {

@@ -22,6 +22,7 @@ func openRWMap(spec Spec) (Cache, string, error) {
 	return &rwmap{m: make(map[string][]byte, n), n: n}, fmt.Sprintf("make(map[string][]byte, %d) under a sync.RWMutex", n), nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (c *rwmap) Get(dst, key []byte) ([]byte, bool) {
 	c.mu.RLock()
 	v, ok := c.m[string(key)]

@@ -14,6 +14,7 @@ func openSyncMap(Spec) (Cache, string, error) {
 	return &syncmap{}, "sync.Map with string keys and []byte values", nil
 }
 
+// Get, Set, Len, Reset and Close implement Cache.
 func (c *syncmap) Get(dst, key []byte) ([]byte, bool) {
 	v, ok := c.m.Load(view(key))
 	if !ok {

@@ -18,6 +18,7 @@ import (
 // against a cache without expiry); its message goes into the report.
 type Skip struct{ Reason string }
 
+// Error returns the reason.
 func (s *Skip) Error() string { return s.Reason }
 
 // AsSkip returns the Skip inside err, if any.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"image/color"
 	"math"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
+
+// errNoData is returned for a chart without a single value to draw.
+var errNoData = errors.New("no data to draw")
 
 // series is one line or one set of bars of a chart.
 type series struct {
@@ -74,6 +78,7 @@ func newPlot(c chartSpec) *plot.Plot {
 // lineChart draws one line with points per series and saves it as a PNG in dir.
 func lineChart(dir string, c chartSpec, ss []series) error {
 	p := newPlot(c)
+	drawn := 0
 	for i, s := range ss {
 		var pts plotter.XYs
 		for j := range s.xs {
@@ -96,6 +101,10 @@ func lineChart(dir string, c chartSpec, ss []series) error {
 		}
 		p.Add(l, sc)
 		p.Legend.Add(s.name, l, sc)
+		drawn++
+	}
+	if drawn == 0 {
+		return errNoData
 	}
 	if c.yFrom0 && !c.logY {
 		p.Y.Min = 0

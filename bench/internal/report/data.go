@@ -16,6 +16,8 @@ type Data struct {
 	Settings    Settings
 	Started     time.Time
 	WallSeconds float64
+	Limit       time.Duration // jobs were not started after this much time (0: no limit)
+	Overrun     int           // jobs skipped because of the limit
 	Peers       []PeerInfo
 	TraceDir    string // "" when the traces were not found
 	TraceNote   string // why trace workloads were skipped, if they were
@@ -112,6 +114,7 @@ type Settings struct {
 	ForcedGCs   int
 	AllocRuns   int
 	AllocBytes  int64
+	GCTimeCap   time.Duration
 	MemBudgets  []int64
 	MemValues   []int
 	HitLimit    int

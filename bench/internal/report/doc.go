@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -47,7 +48,18 @@ func (w *doc) table(t *table) {
 
 // chart draws with f and links the image, or notes the failure.
 func (w *doc) chart(file, alt string, f func(dir string) error) {
-	if err := f(w.imgDir); err != nil {
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("drawing failed: %v", r)
+			}
+		}()
+		return f(w.imgDir)
+	}()
+	if errors.Is(err, errNoData) {
+		return
+	}
+	if err != nil {
 		w.errs = append(w.errs, fmt.Sprintf("%s: %v", file, err))
 		return
 	}

@@ -132,7 +132,7 @@ func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 
 // spread formats a relative half-range as ±x%.
 func spread(f float64) string {
-	if f == 0 {
+	if f == 0 || f > 10 {
 		return "–"
 	}
 	return fmt.Sprintf("±%.0f%%", 100*f)

@@ -155,16 +155,25 @@ func (c *Cache) SetWithTTL(key, value []byte, ttl time.Duration) error {
 }
 
 func (e *engine) set(key, value []byte, ttl time.Duration) error {
-	switch {
-	case len(key) > maxKeyLen:
-		return fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrEntryTooLarge, len(key), maxKeyLen)
-	case len(key)+len(value) > e.lay.maxEntry:
-		return fmt.Errorf("%w: key and value of %d bytes, MaxEntrySize is %d", ErrEntryTooLarge, len(key)+len(value), e.lay.maxEntry)
-	case ttl < 0:
-		return fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
+	if len(key) > maxKeyLen || len(key)+len(value) > e.lay.maxEntry || ttl < 0 {
+		return e.badSet(len(key), len(value), ttl)
 	}
 	h := e.hash(key)
 	return e.shardFor(h).set(h, key, value, e.expiry(ttl))
+}
+
+// badSet explains why a Set was refused; on a closed cache that is the first thing to say.
+func (e *engine) badSet(keyLen, valueLen int, ttl time.Duration) error {
+	switch {
+	case e.closed.Load():
+		return ErrClosed
+	case keyLen > maxKeyLen:
+		return fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrEntryTooLarge, keyLen, maxKeyLen)
+	case keyLen+valueLen > e.lay.maxEntry:
+		return fmt.Errorf("%w: key and value of %d bytes, MaxEntrySize is %d", ErrEntryTooLarge, keyLen+valueLen, e.lay.maxEntry)
+	default:
+		return fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
+	}
 }
 
 // Get appends the value stored under key to dst and returns the result and true, or dst and
@@ -339,7 +348,8 @@ type Stats struct {
 	Capacity     int    // bytes mapped
 }
 
-// Stats returns the cache's counters. After Close the sizes read 0; the counters remain.
+// Stats returns the cache's counters. After Close, Entries, LiveBytes and UsedBytes read 0;
+// the counters and Capacity remain.
 func (c *Cache) Stats() Stats {
 	st := Stats{Capacity: len(c.e.region)}
 	for i := range c.e.shards {

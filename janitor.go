@@ -60,7 +60,7 @@ func (e *engine) janitorPass() {
 
 // janitorStepLocked does one unit of janitor work on the shard and reports whether there was
 // any: it drops the expired entries of the oldest segment that has some, or else compacts the
-// oldest segment that is at least half dead.
+// oldest segment of which at most half is live.
 func (s *shard) janitorStepLocked() bool {
 	now := s.e.now()
 	for x := s.ar.Head(); x != arena.None; x = s.ar.Next(x) {
@@ -76,7 +76,9 @@ func (s *shard) janitorStepLocked() bool {
 	tailRoom := s.segSize - int(s.ar.Seg(tail).Used)
 	for x := s.ar.Head(); x != tail; x = s.ar.Next(x) {
 		r := s.ar.Seg(x)
-		if int(r.Used) < s.segSize/4 || 2*r.Live > r.Used || s.ar.Pins(x) != 0 {
+		// Reclaimable is all the segment does not hold live: dead entries, and the room left
+		// at its end when it was sealed because the next entry did not fit.
+		if 2*int(r.Live) > s.segSize || s.ar.Pins(x) != 0 {
 			continue
 		}
 		switch {

@@ -12,6 +12,7 @@ import (
 // TestBadInput gives every kind of odd or bad input a defined result, and checks after each that
 // an unrelated entry is still there, unchanged.
 func TestBadInput(t *testing.T) {
+	leakCheck(t)
 	clock := newFakeClock()
 	c, err := newTestCache(Config{Capacity: 8 << 20, MaxEntrySize: 1 << 17, JanitorInterval: -1}, clock.now, nil)
 	require.NoError(t, err)
@@ -83,6 +84,7 @@ func TestBadInput(t *testing.T) {
 // TestBadConfig checks that New refuses what it cannot honour, with ErrInvalidConfig, and leaves
 // nothing mapped.
 func TestBadConfig(t *testing.T) {
+	leakCheck(t)
 	before := liveMappings.Load()
 	for _, cfg := range []Config{
 		{},
@@ -112,6 +114,7 @@ func TestBadConfig(t *testing.T) {
 
 // TestMapFailure injects a failing mapping call: New says what failed and leaves nothing mapped.
 func TestMapFailure(t *testing.T) {
+	leakCheck(t)
 	defer func(f func(int) ([]byte, error)) { mapFunc = f }(mapFunc)
 	boom := errors.New("injected: cannot allocate memory")
 	mapFunc = func(int) ([]byte, error) { return nil, boom }
@@ -126,6 +129,7 @@ func TestMapFailure(t *testing.T) {
 // TestReleaseFailure injects a failing release of physical memory: Reset still empties the
 // cache, and the cache works on.
 func TestReleaseFailure(t *testing.T) {
+	leakCheck(t)
 	defer func(f func([]byte) (bool, error)) { releaseFunc = f }(releaseFunc)
 	calls := 0
 	releaseFunc = func([]byte) (bool, error) { calls++; return false, errors.New("injected: madvise failed") }

@@ -72,6 +72,7 @@ func maxProbeDistance(c *Cache) int {
 // spread like random keys under the cache's own random seed, and that even under the known
 // seed the damage stays bounded: probes never exceed the window, the cache stays consistent.
 func TestHashFlood(t *testing.T) {
+	leakCheck(t)
 	crafted := floodKeySet()
 	cfg := Config{Capacity: 64 << 20, Shards: 1, JanitorInterval: -1}
 	fill := func(c *Cache, keys [][]byte) {

@@ -11,6 +11,7 @@ import (
 // TestHugeCapacity maps 1 TiB: with MAP_NORESERVE and lazy formatting it costs next to nothing
 // until written.
 func TestHugeCapacity(t *testing.T) {
+	leakCheck(t)
 	c, err := New(Config{Capacity: 1 << 40})
 	require.NoError(t, err)
 	defer c.Close()

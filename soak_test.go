@@ -22,6 +22,7 @@ var soakFor = flag.Duration("soak", 3*time.Second, "how long TestSoak runs (CI r
 // exactly that value and never an expired one. RSS, sampled every second, must stay within
 // Capacity; at the end the cache's invariants hold and no goroutine is left behind.
 func TestSoak(t *testing.T) {
+	leakCheck(t)
 	const capacity = 16 << 20
 	goroutinesBefore := runtime.NumGoroutine()
 	c, err := New(Config{Capacity: capacity, JanitorInterval: 50 * time.Millisecond, MaxEntrySize: 64 << 10})

@@ -12,6 +12,7 @@ import (
 // TestViewReentrant calls every method from inside a View callback: none deadlocks, and the
 // viewed bytes stay intact whatever the callback does to the cache.
 func TestViewReentrant(t *testing.T) {
+	leakCheck(t)
 	c, err := New(Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1})
 	require.NoError(t, err)
 	defer c.Close()
@@ -49,6 +50,7 @@ func TestViewReentrant(t *testing.T) {
 // TestAllSegmentsPinned holds a View on every segment of a shard, then asks for room: the Set
 // fails with ErrBusy instead of waiting for callbacks that wait for it.
 func TestAllSegmentsPinned(t *testing.T) {
+	leakCheck(t)
 	c, err := New(Config{Capacity: MinCapacity, Shards: 1, MaxEntrySize: 100 << 10, JanitorInterval: -1})
 	require.NoError(t, err)
 	defer c.Close()
@@ -77,6 +79,7 @@ func TestAllSegmentsPinned(t *testing.T) {
 // TestLifecycleRaces runs Close, Reset and the janitor against every operation at once, many
 // rounds, under -race: afterwards every call returns ErrClosed or a miss.
 func TestLifecycleRaces(t *testing.T) {
+	leakCheck(t)
 	for round := range 20 {
 		c, err := New(Config{Capacity: 4 << 20, JanitorInterval: 1}) // janitor as busy as it gets
 		require.NoError(t, err)

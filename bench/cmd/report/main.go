@@ -39,7 +39,7 @@ func main() {
 	traces := flag.String("traces", "", "folder holding the access traces (default: ../shared/traces relative to the repository root)")
 	only := flag.String("only", "", "comma-separated sections to run: "+strings.Join(sections, ","))
 	cacheList := flag.String("caches", "", "comma-separated caches to run (default: all)")
-	limit := flag.Duration("limit", 0, "start no job after this much time (default: 27m for a full run, none with -quick); skipped jobs are listed in the report")
+	limit := flag.Duration("limit", 0, "start no job after this much time (default: 28m for a full run, none with -quick); skipped jobs are listed in the report")
 	verbose := flag.Bool("v", false, "list the slowest jobs at the end")
 	from := flag.String("from", "", "render the report from a saved benchmarks.json instead of measuring")
 	flag.Parse()
@@ -66,7 +66,7 @@ func main() {
 
 	d := &report.Data{Machine: sysinfo.Describe(), Settings: s, Started: time.Now().UTC()}
 	for _, p := range caches.WithBaseline() {
-		d.Peers = append(d.Peers, report.PeerInfo{Name: p.Name, Module: p.Module, Version: caches.Version(p), Bound: p.Bound.String(), TTL: p.TTL, Baseline: p.Baseline})
+		d.Peers = append(d.Peers, report.PeerInfo{Name: p.Name, Module: p.Module, Version: caches.Version(p), Bound: p.Bound.String(), TTL: p.TTL, Baseline: p.Baseline, MinBudget: p.MinBudget})
 	}
 	pl := &planner{s: s, d: d, filter: listFilter(*cacheList), section: listFilter(*only)}
 
@@ -103,7 +103,7 @@ func main() {
 	start := time.Now()
 	r := newRunner(exe, logFile, pl.jobs)
 	if *limit == 0 && !*quick {
-		*limit = 27 * time.Minute
+		*limit = 28 * time.Minute
 	}
 	if *limit > 0 {
 		r.deadline = start.Add(*limit)

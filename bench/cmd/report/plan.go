@@ -206,23 +206,35 @@ func (pl *planner) planHitMem(accesses, unique map[string]int) {
 }
 
 // nextParam is the configuration parameter of calibration step i: the budget itself first,
-// then a proportional correction, then a secant step through the two fills.
+// then a proportional correction; the replay then interpolates between the two fills when they
+// fall on either side of the budget, and otherwise corrects the one that came closer.
 func nextParam(st *report.HitMemData, budget int64, i int) int64 {
 	switch {
 	case i == 0 || len(st.Tries) == 0:
 		return budget
 	case i == 1 || len(st.Tries) == 1:
-		t := st.Tries[0]
-		return max(t.Param*budget/t.RSS, 1)
+		return scale(st.Tries[0], budget)
 	}
 	a, b := st.Tries[0], st.Tries[1]
-	if b.RSS != a.RSS {
-		p := b.Param + int64(float64(budget-b.RSS)*float64(b.Param-a.Param)/float64(b.RSS-a.RSS))
-		if p > 0 {
-			return p
-		}
+	if (a.RSS-budget)*(b.RSS-budget) < 0 {
+		return b.Param + int64(float64(budget-b.RSS)*float64(b.Param-a.Param)/float64(b.RSS-a.RSS))
 	}
-	return max(b.Param*budget/b.RSS, 1)
+	if abs(a.RSS-budget) < abs(b.RSS-budget) {
+		return scale(a, budget)
+	}
+	return scale(b, budget)
+}
+
+// scale corrects a try's parameter in proportion to how far its RSS missed the budget.
+func scale(t report.RSSTry, budget int64) int64 {
+	return max(int64(float64(t.Param)*float64(budget)/float64(t.RSS)), 1)
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func (pl *planner) planLatency() {

@@ -17,7 +17,7 @@ func fullSettings() report.Settings {
 		ReadPcts:   []int{100, 90, 75, 50, 0},
 		Goroutines: goroutines(),
 		Runs:       5,
-		Cell:       70 * time.Millisecond,
+		Cell:       50 * time.Millisecond,
 		SeqLen:     1 << 21,
 		BigCaches:  []string{"mmcache", "freecache", "fastcache", "bigcache"},
 
@@ -30,7 +30,7 @@ func fullSettings() report.Settings {
 		HitLimit:  0,
 		RSSBudget: 64 << 20,
 
-		LatBudget: 64 << 20, LatValue: 64, LatRate: 200_000, LatRuns: 5, LatDuration: time.Second, LatTTL: time.Second,
+		LatBudget: 64 << 20, LatValue: 64, LatRate: 200_000, LatRuns: 5, LatDuration: 700 * time.Millisecond, LatTTL: time.Second,
 	}
 }
 

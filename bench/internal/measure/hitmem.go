@@ -2,6 +2,7 @@ package measure
 
 import (
 	"fmt"
+	"runtime"
 	"math/bits"
 
 	"github.com/mmcache/mmcache/bench/internal/caches"
@@ -98,6 +99,7 @@ func RunHitMem(p HitMemParams) (HitMemResult, error) {
 	res.Hits = replay(c, keys, spec.ValueSize)
 	fill(c, calibrationBase, int(3*p.Param/int64(p.EntrySize)), spec.ValueSize)
 	sysinfo.Settle()
-	res.RSS = sysinfo.RSS() - base // the key stream was loaded before base was read
+	res.RSS = sysinfo.RSS() - base
+	runtime.KeepAlive(keys) // loaded before base was read: it must not be freed before the last read
 	return res, nil
 }

@@ -86,8 +86,9 @@ func RunHitRatio(p HitParams) (HitResult, error) {
 }
 
 // calibrate finds the byte budget at which the cache holds spec.Entries entries: fill with
-// three times as many distinct keys, count what stays, scale the budget, and repeat until the
-// count is within 1% (at most five fills). It returns the budget and the count it measured.
+// three times as many distinct keys, count how many of them Get still finds, scale the budget,
+// and repeat until the count is within 1% (at most five fills). It returns the budget and the
+// count it measured.
 func calibrate(name string, spec caches.Spec) (int64, int, error) {
 	want := spec.Entries
 	b := int64(want*spec.EntrySize()) * 3 / 2
@@ -100,7 +101,8 @@ func calibrate(name string, spec caches.Spec) (int64, int, error) {
 			return b, 0, err
 		}
 		fill(c, calibrationBase, 3*want, spec.ValueSize)
-		held = c.Len()
+		// Count by lookup: some caches' own counts include entries they can no longer return.
+		held = countPresent(c, calibrationBase, calibrationBase+uint64(3*want))
 		c.Close()
 		if held <= 0 {
 			return b, 0, fmt.Errorf("%s reports no entries after filling", name)

@@ -43,6 +43,7 @@ type Outcome[K, R any] struct {
 type PeerInfo struct {
 	Name, Module, Version, Bound string
 	TTL, Baseline                bool
+	MinBudget                    int64 // smallest size the cache honours (0: none)
 }
 
 // SpeedKey identifies a speed job.

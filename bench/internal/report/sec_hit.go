@@ -70,8 +70,14 @@ func (w *doc) hitRatio() {
 		w.para("Each stream was cut to its first %s keys.", count(w.d.Settings.HitLimit))
 	}
 	w.heading(3, "At equal entry capacity")
-	w.para("Every cache holds the same number of entries. Weight-bounded caches and LRU get size × (key+value) as their bound. A byte-bounded cache counts its own overhead in its budget, so it gets the budget at which it actually holds that many entries: found by filling it with distinct keys and adjusting the budget until the count is within 1%% (at most five fills; the counts reached are in the detail table). " +
-		"A cell is n/a where that budget is below the cache's minimum size, or the entry exceeds its largest entry (freecache refuses entries over 1/1024 of its size; fastcache's minimum is 32 MiB).")
+	var mins []string
+	for _, p := range w.d.Peers {
+		if p.MinBudget > 0 {
+			mins = append(mins, fmt.Sprintf("%s %s", p.Name, bytes(float64(p.MinBudget))))
+		}
+	}
+	w.para("Every cache holds the same number of entries. Weight-bounded caches and LRU get size × (key+value) as their bound. A byte-bounded cache counts its own overhead in its budget, so it gets the budget at which it actually holds that many entries: found by filling it with distinct keys, counting how many Get still finds, and adjusting the budget until the count is within 1%% (at most five fills; the counts reached are in the detail table). "+
+		"A cell is n/a where that budget is below the cache's minimum size (%s), or where the cache refuses the entry (freecache refuses entries over 1/1024 of its size).", joinList(mins, " and "))
 	for _, hw := range w.hitWorkloads() {
 		r := w.hitResult("LRU", hw.Name)
 		if r == nil {
@@ -181,8 +187,8 @@ func (w *doc) hitMem() {
 		return
 	}
 	w.heading(3, "At equal memory")
-	w.para("Every cache gets the same RSS budget, %s, measured rather than assumed: a first fill at a configuration of exactly the budget measures the RSS it reaches, a second fill at the proportionally corrected configuration measures again, and the replay uses the configuration interpolated from the two. "+
-		"After the replay the cache is filled to capacity and its RSS measured again: that is the RSS shown in parentheses. "+
+	w.para("Every cache gets the same RSS budget, %s, measured rather than assumed: a first fill at a configuration of exactly the budget measures the RSS it reaches, a second fill at the proportionally corrected configuration measures again, and the replay uses the configuration interpolated between the two fills when they fall on either side of the budget, or else corrected from the closer one. "+
+		"After the replay the cache is filled to capacity and its RSS measured again: that is the RSS shown in parentheses, and it can differ from the budget where a cache keeps more after a real workload than after the calibration's plain fill. "+
 		"The entry size for each workload is the power of two (64 B to 32 KiB) at which the budget's raw key+value bytes would hold about half of the workload's distinct keys. Higher hit ratio is better.", bytes(float64(w.d.Settings.RSSBudget)))
 	head := []string{"Workload", "entry"}
 	caches := w.hitCaches()

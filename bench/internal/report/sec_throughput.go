@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mmcache/mmcache/bench/internal/caches"
 	"github.com/mmcache/mmcache/bench/internal/measure"
 )
 
@@ -49,9 +50,9 @@ func (w *doc) throughput() {
 	cells := len(w.dists()) * len(s.ReadPcts) * len(s.Goroutines)
 	w.para("Mixed Get/Set on 16-byte keys with %s-byte values, %s keys preloaded, zipf 0.99 and uniform key choice from precomputed sequences, read shares %s, on %s goroutines. "+
 		"Each of the %d cells of a (cache, value size, key count) group ran %s, for %s each, in one process, after a preload of every key; writes overwrite existing keys. "+
-		"Byte-bounded caches get a budget of 1.25 × (key + value + 48 B) per key (at least their minimum), weight-bounded ones 1.25 × (key + value) per key, so every key fits. "+
+		"Byte-bounded caches get a budget of %g × (key + value + %d B) per key (at least their minimum), weight-bounded ones %g × (key + value) per key, so every key fits. "+
 		"Tables show median M ops/s and, in parentheses, the ratio peer ÷ mmcache (above 1: the peer is faster). Allocations per operation, hit rates and spreads are in the full table at the end of the section.",
-		joinInts(s.ValueSizes, " and "), joinCounts(s.KeyCounts), joinPcts(s.ReadPcts), joinInts(s.Goroutines, " and "), cells, times(s.Runs), s.Cell)
+		joinInts(s.ValueSizes, " and "), joinCounts(s.KeyCounts), joinPcts(s.ReadPcts), joinInts(s.Goroutines, " and "), cells, times(s.Runs), s.Cell, caches.FitHeadroom, caches.FitOverhead, caches.FitHeadroom)
 	bigN, bigV := slices.Max(s.KeyCounts), slices.Max(s.ValueSizes)
 	var left []string
 	for _, c := range w.caches() {

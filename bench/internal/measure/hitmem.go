@@ -2,8 +2,8 @@ package measure
 
 import (
 	"fmt"
-	"runtime"
 	"math/bits"
+	"runtime"
 
 	"github.com/mmcache/mmcache/bench/internal/caches"
 	"github.com/mmcache/mmcache/bench/internal/sysinfo"

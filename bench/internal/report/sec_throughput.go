@@ -51,7 +51,7 @@ func (w *doc) throughput() {
 	w.para("Mixed Get/Set on 16-byte keys with %s-byte values, %s keys preloaded, zipf 0.99 and uniform key choice from precomputed sequences, read shares %s, on %s goroutines. "+
 		"Each of the %d cells of a (cache, value size, key count) group ran %s, for %s each, in one process, after a preload of every key; writes overwrite existing keys. "+
 		"Byte-bounded caches get a budget of %g × (key + value + %d B) per key (at least their minimum), weight-bounded ones %g × (key + value) per key, so every key fits. "+
-		"Tables show median M ops/s and, in parentheses, the ratio peer ÷ mmcache (above 1: the peer is faster). Allocations per operation, hit rates and spreads are in the full table at the end of the section.",
+		"Tables show median M ops/s and, in parentheses, the ratio peer ÷ mmcache (above 1: the peer is faster); † marks a cell where the peer's Get hit rate was more than a point below mmcache's: it had lost keys it was given room for, and a miss is a cheaper Get. Allocations per operation, hit rates and spreads are in the full table at the end of the section.",
 		joinInts(s.ValueSizes, " and "), joinCounts(s.KeyCounts), joinPcts(s.ReadPcts), joinInts(s.Goroutines, " and "), cells, times(s.Runs), s.Cell, caches.FitHeadroom, caches.FitOverhead, caches.FitHeadroom)
 	bigN, bigV := slices.Max(s.KeyCounts), slices.Max(s.ValueSizes)
 	var left []string
@@ -136,13 +136,23 @@ func (w *doc) cellText(c string, v, n int, dist string, r, g int, won, total *in
 	mm := summarize(m.OpsPerSec)
 	rt := sm.Median / mm.Median
 	*total++
+	// A peer that lost keys it had room for misses more, and a miss is a cheaper Get.
+	ph, mh := summarize(cl.HitRate).Median, summarize(m.HitRate).Median
+	missed := r > 0 && ph < mh-0.01
+	mark := ""
+	if missed {
+		mark = " †"
+	}
 	if rt > 1 {
-		w.lose(loss{section: "Throughput", what: fmt.Sprintf("%s, %s, %d%% reads, %d goroutine%s", groupName(n, v), dist, r, g, plural(g)),
-			peer: c, ratio: rt, metric: "ops/s", noise: rt-1 <= max(sm.Spread(), mm.Spread())})
+		what := fmt.Sprintf("%s, %s, %d%% reads, %d goroutine%s", groupName(n, v), dist, r, g, plural(g))
+		if missed {
+			what += fmt.Sprintf(" (%s's Get hit rate %s, mmcache's %s)", c, pct(ph), pct(mh))
+		}
+		w.lose(loss{section: "Throughput", what: what, peer: c, ratio: rt, metric: "ops/s", noise: rt-1 <= max(sm.Spread(), mm.Spread())})
 	} else {
 		*won++
 	}
-	return fmt.Sprintf("%s (%s)", mops(sm.Median), ratio(rt))
+	return fmt.Sprintf("%s (%s)%s", mops(sm.Median), ratio(rt), mark)
 }
 
 func (w *doc) throughputChart(dir, file string, v, n int, dist string, g int) error {

@@ -185,6 +185,18 @@ func (s *shard) killEntry(pos int, en *entry) {
 	s.ar.Seg(s.segOf(pos)).Live -= uint32(en.size())
 }
 
+// slotOf finds the table slot of the live entry at pos, and its home bucket, by hashing its
+// key. Every live entry has one; a missing slot is a broken invariant.
+func (s *shard) slotOf(pos int, en *entry) (home, b uint32, i int, ok bool) {
+	h := s.e.hash(s.key(pos, en))
+	home = s.tbl.home(h)
+	b, i, ok = s.tbl.findOff(home, tagOf(h), uint32(pos>>entryAlignBits))
+	if !ok {
+		broken("live entry without a table slot")
+	}
+	return home, b, i, ok
+}
+
 // dropLocked removes a live entry: its slot (b, i) with home bucket home, and its bytes.
 func (s *shard) dropLocked(home, b uint32, i int, pos int, en *entry) {
 	s.tbl.remove(home, b, i)
@@ -275,11 +287,8 @@ func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 		if en.flags&flagDead != 0 {
 			continue
 		}
-		h := s.e.hash(s.key(pos, &en))
-		home := s.tbl.home(h)
-		b, i, ok := s.tbl.findOff(home, tagOf(h), uint32(pos>>entryAlignBits))
+		home, b, i, ok := s.slotOf(pos, &en)
 		if !ok {
-			broken("live entry without a table slot")
 			continue
 		}
 		switch {
@@ -321,11 +330,8 @@ func (s *shard) moveOutLocked(x arena.ID) {
 		if en.flags&flagDead != 0 {
 			continue
 		}
-		h := s.e.hash(s.key(pos, &en))
-		home := s.tbl.home(h)
-		b, i, ok := s.tbl.findOff(home, tagOf(h), uint32(pos>>entryAlignBits))
+		home, b, i, ok := s.slotOf(pos, &en)
 		if !ok {
-			broken("live entry without a table slot")
 			continue
 		}
 		if en.expired(now) {
@@ -362,11 +368,8 @@ func (s *shard) expireLocked(x arena.ID) {
 			}
 			continue
 		}
-		h := s.e.hash(s.key(pos, &en))
-		home := s.tbl.home(h)
-		b, i, ok := s.tbl.findOff(home, tagOf(h), uint32(pos>>entryAlignBits))
+		home, b, i, ok := s.slotOf(pos, &en)
 		if !ok {
-			broken("live entry without a table slot")
 			continue
 		}
 		s.dropLocked(home, b, i, pos, &en)

@@ -147,7 +147,8 @@ func barChart(dir string, c chartSpec, groups []string, ss []series) error {
 		p.Legend.Add(s.name, b)
 	}
 	p.NominalX(groups...)
-	p.Y.Min = 0
+	p.Y.Min = math.Min(0, p.Y.Min)
+	p.X.Max += 0.9 // room for the legend on the right
 	return p.Save(9*vg.Inch, 5*vg.Inch, filepath.Join(dir, c.file))
 }
 

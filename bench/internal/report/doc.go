@@ -27,6 +27,7 @@ type loss struct {
 	ratio   float64 // peer's advantage: > 1, in the direction of "better"
 	metric  string  // what is compared, e.g. "ops/s"
 	noise   bool    // within the run-to-run spread
+	points  float64 // for hit ratios: the peer's lead in percentage points
 }
 
 func (w *doc) printf(format string, args ...any) { fmt.Fprintf(&w.b, format, args...) }

@@ -112,7 +112,7 @@ func (w *doc) hitRatio() {
 				default:
 					row = append(row, pct(h))
 					if m, _ := w.hitAt("mmcache", hw.Name, sz); c != "mmcache" && h > m+0.001 {
-						w.lose(loss{section: "Hit ratio (equal entries)", what: fmt.Sprintf("%s at %s entries (mmcache %s, %s %s)", hw.Name, count(sz), pct(m), c, pct(h)), peer: c, ratio: h / m, metric: "hit ratio"})
+						w.lose(loss{section: "Hit ratio (equal entries)", what: fmt.Sprintf("%s at %s entries (mmcache %s, %s %s)", hw.Name, count(sz), pct(m), c, pct(h)), peer: c, ratio: h / m, metric: "hit ratio", points: 100 * (h - m)})
 					}
 				}
 			}
@@ -212,7 +212,7 @@ func (w *doc) hitMem() {
 				if m := find(w.d.HitMem, HitMemKey{Cache: "mmcache", Workload: hw.Name}); c != "mmcache" && m != nil && m.Result != nil {
 					mh := float64(m.Result.Replay.Hits) / float64(max(m.Result.Replay.Accesses, 1))
 					if h > mh+0.001 {
-						w.lose(loss{section: "Hit ratio (equal memory)", what: fmt.Sprintf("%s in %s of RSS (mmcache %s, %s %s)", hw.Name, bytes(float64(r.RSSBudget)), pct(mh), c, pct(h)), peer: c, ratio: h / mh, metric: "hit ratio"})
+						w.lose(loss{section: "Hit ratio (equal memory)", what: fmt.Sprintf("%s in %s of RSS (mmcache %s, %s %s)", hw.Name, bytes(float64(r.RSSBudget)), pct(mh), c, pct(h)), peer: c, ratio: h / mh, metric: "hit ratio", points: 100 * (h - mh)})
 					}
 				}
 			}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/mmcache/mmcache/bench/internal/stats"
@@ -11,6 +12,12 @@ var lossSections = []string{"Issue 2 speed", "Throughput", "GC cost", "Memory", 
 
 func (l loss) text() string {
 	s := fmt.Sprintf("**%s**: %s — %s for %s", l.peer, l.what, ratio(l.ratio), l.metric)
+	if l.points > 0 {
+		s = fmt.Sprintf("**%s**: %s — %.1f points higher", l.peer, l.what, l.points)
+		if !math.IsInf(l.ratio, 0) {
+			s += fmt.Sprintf(" (%s)", ratio(l.ratio))
+		}
+	}
 	if l.noise {
 		s += " (within noise)"
 	}
@@ -35,7 +42,12 @@ func (w *doc) lossesSection() {
 		if len(ls) == 0 {
 			continue
 		}
-		sort.SliceStable(ls, func(i, j int) bool { return ls[i].ratio > ls[j].ratio })
+		sort.SliceStable(ls, func(i, j int) bool {
+			if ls[i].points != ls[j].points {
+				return ls[i].points > ls[j].points
+			}
+			return ls[i].ratio > ls[j].ratio
+		})
 		w.heading(3, fmt.Sprintf("%s (%d)", sec, len(ls)))
 		if sec == "Throughput" {
 			w.throughputLossSummary(ls)

@@ -54,7 +54,7 @@ func (w *doc) memory() {
 				}
 				kv := float64(16 + v)
 				rpe := float64(r.RSSFull) / float64(max(r.Kept, 1))
-				per[c] = append(per[c], rpe)
+				per[c] = append(per[c], rpe-kv)
 				rr := "–"
 				if m != nil && c != "mmcache" && m.Kept > 0 {
 					mpe := float64(m.RSSFull) / float64(m.Kept)
@@ -81,12 +81,12 @@ func (w *doc) memory() {
 		w.table(t)
 	}
 	w.memTarget()
-	w.chart("memory-per-entry.png", "RSS per entry", func(dir string) error {
+	w.chart("memory-per-entry.png", "RSS per entry beyond its key and value", func(dir string) error {
 		var ss []series
 		for _, c := range w.caches() {
 			ss = append(ss, series{name: c, ys: per[c]})
 		}
-		return barChart(dir, chartSpec{file: "memory-per-entry.png", title: "RSS per entry kept (lower is better)", yLabel: "bytes per entry"}, groups, ss)
+		return barChart(dir, chartSpec{file: "memory-per-entry.png", title: "RSS per entry kept, beyond its key and value (lower is better)", yLabel: "bytes of overhead per entry"}, groups, ss)
 	})
 }
 

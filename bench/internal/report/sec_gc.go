@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/mmcache/mmcache/bench/internal/measure"
@@ -79,7 +80,10 @@ func (w *doc) gc() {
 					pv, ps := g.get(r)
 					mv, ms := g.get(m)
 					if pv < mv && pv >= 0 {
-						rt := mv / max(pv, 1e-9)
+						rt := math.Inf(1) // the peer needed none at all
+						if pv > 0 {
+							rt = mv / pv
+						}
 						w.lose(loss{section: "GC cost", what: fmt.Sprintf("%s at N = %s (mmcache %s, %s %s)", g.name, count(n), w.gcFmt(g.name, mv), c, w.gcFmt(g.name, pv)), peer: c, ratio: rt, metric: "lower " + g.name, noise: rt-1 <= max(ps, ms)})
 					}
 				}

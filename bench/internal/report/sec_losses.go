@@ -12,6 +12,9 @@ var lossSections = []string{"Issue 2 speed", "Throughput", "GC cost", "Memory", 
 
 func (l loss) text() string {
 	s := fmt.Sprintf("**%s**: %s — %s for %s", l.peer, l.what, ratio(l.ratio), l.metric)
+	if math.IsInf(l.ratio, 1) && l.points == 0 {
+		s = fmt.Sprintf("**%s**: %s — the peer spent none at all", l.peer, l.what)
+	}
 	if l.points > 0 {
 		s = fmt.Sprintf("**%s**: %s — %.1f points higher", l.peer, l.what, l.points)
 		if !math.IsInf(l.ratio, 0) {

@@ -188,9 +188,11 @@ func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
 		s.tbl.markAccessed(b, i)
 		dst = append(dst, s.value(pos, &en)...)
 	}
+	// Counted before the unlock: the counters share the lock's cache line, which this core
+	// holds now and may not once another core has taken the lock.
+	s.countLookup(ok)
 	s.mu.RUnlock()
 	runtime.KeepAlive(c)
-	s.countLookup(ok)
 	return dst, ok
 }
 

@@ -41,7 +41,30 @@ func Write(d *Data, dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(w.b.String()), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "summary.md"), []byte("# Benchmark summary\n\n"+summary), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte("# Benchmark summary\n\n"+summary), 0o644); err != nil {
+		return err
+	}
+	return updateReadme(filepath.Join(dir, "..", "README.md"), summary)
+}
+
+// updateReadme puts the summary between the summary markers of the README beside dir, so the
+// README's numbers come from the same run. A README without the markers is left alone.
+func updateReadme(path, summary string) error {
+	const begin, end = "<!-- summary:begin -->\n", "<!-- summary:end -->"
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	text := string(b)
+	i, j := strings.Index(text, begin), strings.Index(text, end)
+	if i < 0 || j < i {
+		return nil
+	}
+	text = text[:i+len(begin)] + summary + text[j:]
+	return os.WriteFile(path, []byte(text), 0o644)
 }
 
 // lossHeadline says in a sentence where mmcache loses.

@@ -1,7 +1,6 @@
 package measure
 
 import (
-	"fmt"
 	"math/bits"
 	"runtime"
 
@@ -79,11 +78,7 @@ type HitMemResult struct {
 // RunHitMem replays the workload with the cache configured by Param.
 func RunHitMem(p HitMemParams) (HitMemResult, error) {
 	var res HitMemResult
-	w, ok := HitWorkloadByName(p.Workload)
-	if !ok {
-		return res, fmt.Errorf("unknown workload %q", p.Workload)
-	}
-	keys, err := w.LoadKeys(p.TraceDir, p.Limit)
+	_, keys, err := loadHitKeys(p.Workload, p.TraceDir, p.Limit)
 	if err != nil {
 		return res, err
 	}

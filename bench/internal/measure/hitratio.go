@@ -33,6 +33,16 @@ type HitResult struct {
 	Points   []HitPoint
 }
 
+// loadHitKeys returns the named hit-ratio workload and its access sequence.
+func loadHitKeys(name, traceDir string, limit int) (HitWorkload, []uint64, error) {
+	w, ok := HitWorkloadByName(name)
+	if !ok {
+		return w, nil, fmt.Errorf("unknown workload %q", name)
+	}
+	keys, err := w.LoadKeys(traceDir, limit)
+	return w, keys, err
+}
+
 // calibrationBase offsets the ids used to calibrate a budget away from any workload key.
 const calibrationBase = 1 << 62
 
@@ -40,11 +50,7 @@ const calibrationBase = 1 << 62
 // size × entry size; byte-bounded ones get the budget that, measured, holds size entries.
 func RunHitRatio(p HitParams) (HitResult, error) {
 	var res HitResult
-	w, ok := HitWorkloadByName(p.Workload)
-	if !ok {
-		return res, fmt.Errorf("unknown workload %q", p.Workload)
-	}
-	keys, err := w.LoadKeys(p.TraceDir, p.Limit)
+	w, keys, err := loadHitKeys(p.Workload, p.TraceDir, p.Limit)
 	if err != nil {
 		return res, err
 	}

@@ -43,7 +43,11 @@ type engine struct {
 
 	clock         func() int64        // tests: a fake clock; nil means the monotonic clock
 	hashOverride  func([]byte) uint64 // tests: forced collisions; nil in use
+	lockedReads   bool                // tests: every read takes the read lock
 	inlineJanitor bool
+
+	readers *readerSlots // lock-free readers at work; see readers.go
+	closing atomic.Bool  // Close has begun: lock-free readers touch nothing
 
 	closeOnce   sync.Once
 	closed      atomic.Bool  // every shard is marked closed
@@ -90,6 +94,7 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		seed:          rand.Uint64(),
 		lay:           l,
 		start:         time.Now(),
+		readers:       new(readerSlots),
 		clock:         clock,
 		inlineJanitor: l.janitor < 0,
 	}
@@ -182,6 +187,12 @@ func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
 	e := c.e
 	h := e.hash(key)
 	s := e.shardFor(h)
+	if e.lockFree() {
+		if out, hit, done := e.getLockFree(s, dst, h, key); done {
+			runtime.KeepAlive(c)
+			return out, hit
+		}
+	}
 	s.mu.RLock()
 	b, i, pos, en, ok := s.lookupLive(h, key)
 	if ok {
@@ -252,11 +263,11 @@ func (c *Cache) View(key []byte, fn func(value []byte)) bool {
 func (e *engine) endView(s *shard, seg arena.ID) {
 	if s.ar.Unpin(seg) {
 		// The last reader of a segment that Reset dropped meanwhile: free it.
-		s.mu.Lock()
+		s.lock()
 		if !s.closed && s.ar.IsRetired(seg) && s.ar.Pins(seg) == 0 {
 			s.ar.Release(seg)
 		}
-		s.mu.Unlock()
+		s.unlock()
 	}
 	if e.views.Add(-1) == 0 && e.closed.Load() {
 		e.release()
@@ -268,6 +279,12 @@ func (c *Cache) Has(key []byte) bool {
 	e := c.e
 	h := e.hash(key)
 	s := e.shardFor(h)
+	if e.lockFree() {
+		if found, done := e.hasLockFree(s, h, key); done {
+			runtime.KeepAlive(c)
+			return found
+		}
+	}
 	s.mu.RLock()
 	_, _, _, _, ok := s.lookupLive(h, key)
 	s.mu.RUnlock()
@@ -302,7 +319,7 @@ func (c *Cache) Delete(key []byte) bool {
 	e := c.e
 	h := e.hash(key)
 	s := e.shardFor(h)
-	s.mu.Lock()
+	s.lock()
 	present := false
 	if !s.closed {
 		if b, i, pos, en, ok := s.lookup(h, key); ok {
@@ -316,7 +333,7 @@ func (c *Cache) Delete(key []byte) bool {
 			s.debugCheckLocked()
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 	runtime.KeepAlive(c)
 	return present
 }
@@ -354,6 +371,8 @@ type Stats struct {
 // the counters and Capacity remain.
 func (c *Cache) Stats() Stats {
 	st := Stats{Capacity: len(c.e.region)}
+	lookups, misses := c.e.readers.counts()
+	st.Hits, st.Misses = lookups-misses, misses
 	for i := range c.e.shards {
 		s := &c.e.shards[i]
 		st.Hits += s.hits.Load()
@@ -380,11 +399,11 @@ func (c *Cache) Stats() Stats {
 func (c *Cache) Reset() {
 	for i := range c.e.shards {
 		s := &c.e.shards[i]
-		s.mu.Lock()
+		s.lock()
 		if !s.closed {
 			s.resetLocked()
 		}
-		s.mu.Unlock()
+		s.unlock()
 	}
 	runtime.KeepAlive(c)
 }
@@ -408,12 +427,14 @@ func (e *engine) close() error {
 			close(e.stop)
 			<-e.janitorDone
 		}
+		e.closing.Store(true) // lock-free readers that start from now on touch nothing
 		for i := range e.shards {
 			s := &e.shards[i]
-			s.mu.Lock()
+			s.lock()
 			s.closed = true
-			s.mu.Unlock()
+			s.unlock()
 		}
+		e.readers.wait() // and those that started before are done
 		e.closed.Store(true)
 		if e.views.Load() == 0 {
 			err = e.release()

@@ -97,3 +97,35 @@ func readEntry(b []byte) entry {
 	}
 	return e
 }
+
+// peekEntry is readEntry for a reader that holds no lock, reading bytes a writer may be
+// changing: it checks that the header lies inside data and describes an entry that fits in
+// data, and reports false instead of panicking when it does not.
+func peekEntry(data []byte, pos int) (entry, bool) {
+	if pos < 0 || pos > len(data)-4 {
+		return entry{}, false
+	}
+	b := data[pos:]
+	e := entry{flags: b[0], keyLen: int(binary.LittleEndian.Uint16(b[1:3]))}
+	if v := b[3]; v < 0x80 {
+		e.valLen, e.keyOff = int(v), 4
+	} else {
+		v, n := binary.Uvarint(b[3:min(len(b), 3+binary.MaxVarintLen32)])
+		if n <= 0 || v > uint64(len(b)) {
+			return entry{}, false
+		}
+		e.valLen, e.keyOff = int(v), 3+n
+	}
+	if e.flags&flagTTL != 0 {
+		if len(b)-e.keyOff < 8 {
+			return entry{}, false
+		}
+		e.expire = int64(binary.LittleEndian.Uint64(b[e.keyOff:]))
+		e.keyOff += 8
+	}
+	// Each term is at most len(b), so the sum cannot overflow an int.
+	if len(b)-e.keyOff < e.keyLen || len(b)-e.keyOff-e.keyLen < e.valLen {
+		return entry{}, false
+	}
+	return e, true
+}

@@ -46,10 +46,37 @@ func FuzzEntry(f *testing.F) {
 		} else {
 			require.False(t, en.expired(1<<62))
 		}
+		peeked, ok := peekEntry(buf, guard)
+		require.True(t, ok)
+		require.Equal(t, en, peeked)
+		_, ok = peekEntry(buf[:guard+en.valOff()+en.valLen-1], guard)
+		require.False(t, ok, "an entry cut short")
+
 		pos := guard
 		require.Equal(t, key, append([]byte{}, buf[pos+en.keyOff:pos+en.valOff()]...))
 		require.Equal(t, value, append([]byte{}, buf[pos+en.valOff():pos+en.valOff()+en.valLen]...))
 		pad := buf[pos+en.valOff()+en.valLen : pos+size]
 		require.Equal(t, make([]byte, len(pad)), pad, "padding not cleared")
+	})
+}
+
+// FuzzPeekEntry reads headers from arbitrary bytes, as a reader without the lock may see
+// them: peekEntry never panics, and an entry it accepts lies inside the data.
+func FuzzPeekEntry(f *testing.F) {
+	f.Add([]byte{0, 3, 0, 5, 'k', 'e', 'y', 'v', 'a', 'l', 'u', 'e'}, 0)
+	f.Add([]byte{flagTTL, 0xff, 0xff, 0x80, 0x80, 0x80, 0x80, 0x0f, 1, 2, 3}, 0)
+	f.Add([]byte{0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 0)
+	f.Add([]byte{0, 1, 0, 1}, 2)
+	f.Add([]byte{}, -8)
+	f.Fuzz(func(t *testing.T, data []byte, pos int) {
+		en, ok := peekEntry(data, pos)
+		if !ok {
+			return
+		}
+		require.GreaterOrEqual(t, pos, 0)
+		require.GreaterOrEqual(t, en.keyOff, 4)
+		require.GreaterOrEqual(t, en.keyLen, 0)
+		require.GreaterOrEqual(t, en.valLen, 0)
+		require.LessOrEqual(t, pos+en.valOff()+en.valLen, len(data))
 	})
 }

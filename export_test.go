@@ -19,12 +19,12 @@ func newTestCache(cfg Config, clock func() int64, hash func([]byte) uint64) (*Ca
 func (c *Cache) check() error {
 	for i := range c.e.shards {
 		s := &c.e.shards[i]
-		s.mu.Lock()
+		s.lock()
 		var err error
 		if !s.closed {
 			err = s.checkLocked()
 		}
-		s.mu.Unlock()
+		s.unlock()
 		if err != nil {
 			return err
 		}

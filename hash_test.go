@@ -51,7 +51,7 @@ func maxProbeDistance(c *Cache) int {
 	worst := 0
 	for si := range c.e.shards {
 		s := &c.e.shards[si]
-		s.mu.Lock()
+		s.lock()
 		for b := range s.tbl.n {
 			for i := range slotsPerBucket {
 				if s.tbl.tag(b, i) == 0 {
@@ -63,7 +63,7 @@ func maxProbeDistance(c *Cache) int {
 				worst = max(worst, int((b+s.tbl.n-home)%s.tbl.n))
 			}
 		}
-		s.mu.Unlock()
+		s.unlock()
 	}
 	return worst
 }

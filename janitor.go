@@ -43,14 +43,14 @@ func (e *engine) janitorPass() {
 	for i := range e.shards {
 		s := &e.shards[i]
 		for range janitorStepsPerPass {
-			s.mu.Lock()
+			s.lock()
 			if s.closed {
-				s.mu.Unlock()
+				s.unlock()
 				return
 			}
 			did := s.janitorStepLocked()
 			s.debugCheckLocked()
-			s.mu.Unlock()
+			s.unlock()
 			if !did {
 				break
 			}

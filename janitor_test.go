@@ -25,8 +25,8 @@ func valueLenFor(t testing.TB, keyLen, size int) int {
 // janitorStep runs one janitor step on shard 0 and reports whether it did anything.
 func janitorStep(c *Cache) bool {
 	s := &c.e.shards[0]
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	return s.janitorStepLocked()
 }
 

@@ -54,13 +54,13 @@ func TestViewEndsAcrossTwoResets(t *testing.T) {
 	require.Equal(t, 1, s.ar.Retired())
 
 	// Hold the shard lock while the callback returns: the View unpins, then waits for the lock.
-	s.mu.Lock()
+	s.lock()
 	close(release)
 	for s.ar.Pins(seg) != 0 {
 		runtime.Gosched()
 	}
 	s.resetLocked() // a second Reset, with no pins left
-	s.mu.Unlock()
+	s.unlock()
 	require.True(t, <-done)
 
 	mustCheck(t, c, "after the view ended")

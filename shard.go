@@ -17,16 +17,24 @@ import (
 // queue of segments, oldest first; see evictLocked. Offsets stored in the table count from the
 // start of the arena's data, in units of 8 bytes.
 type shard struct {
-	mu sync.RWMutex // protects the shard's part of the mapping and the fields below
-	// Lookup counters, beside the lock whose cache line a reader dirties anyway.
-	hits, misses atomic.Uint64
-	closed       bool // set under mu by Close; nothing touches the mapping after it
-
+	// Fixed after init and read by every call, so kept off the lines that writers dirty.
 	e       *engine
 	tbl     table
 	ar      *arena.Arena
 	data    []byte // ar.Data(): all segments back to back; points into the mapping
 	segSize int
+
+	_ [64]byte
+
+	mu sync.RWMutex // protects the shard's part of the mapping and the fields below
+	// seq is odd while a writer holds mu, and changes with every write lock hold: lock-free
+	// readers (readers.go) use it to detect a write that overlapped their read. The lock
+	// holder writes it (releaseStore); readers load it atomically.
+	seq uint64
+	// Counters of lookups made under the read lock, beside the lock whose cache line a reader
+	// dirties anyway. Lock-free lookups count in their reader slot.
+	hits, misses atomic.Uint64
+	closed       bool // set under mu by Close; nothing touches the mapping after it
 
 	entries   int // entries in the table, expired ones not yet collected included
 	liveBytes int // their keys and values
@@ -66,6 +74,21 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 	return nil
 }
 
+// lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
+// lock holder is seq's only writer, and lock-free readers run only where stores are seen in
+// program order, so a release store orders it before the writes that follow.
+func (s *shard) lock() {
+	s.mu.Lock()
+	releaseStore(&s.seq, s.seq+1)
+}
+
+// unlock makes seq even again, telling lock-free readers that began before that their read
+// overlapped a write, and releases the write lock.
+func (s *shard) unlock() {
+	releaseStore(&s.seq, s.seq+1)
+	s.mu.Unlock()
+}
+
 func (s *shard) segOf(pos int) arena.ID { return arena.ID(pos / s.segSize) }
 
 // lookup finds key, whose hash is h, and returns its slot, the entry's position in data and
@@ -103,9 +126,9 @@ func (s *shard) key(pos int, en *entry) []byte {
 // set stores key and value, whose hash is h, with the given expiry (0: never).
 func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	size := entrySize(len(key), len(value), expire != 0)
-	s.mu.Lock()
+	s.lock()
 	if s.closed {
-		s.mu.Unlock()
+		s.unlock()
 		return ErrClosed
 	}
 	b, i, pos, old, found := s.lookup(h, key)
@@ -117,12 +140,12 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 		s.liveBytes += len(value) - old.valLen
 		s.tbl.clearAccessed(b, i)
 		s.wroteLocked()
-		s.mu.Unlock()
+		s.unlock()
 		return nil
 	}
 	newPos, reclaimed, err := s.alloc(size)
 	if err != nil {
-		s.mu.Unlock()
+		s.unlock()
 		return err
 	}
 	putEntry(s.data[newPos:newPos+size], key, value, expire)
@@ -151,7 +174,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	}
 	s.liveBytes += len(key) + len(value)
 	s.wroteLocked()
-	s.mu.Unlock()
+	s.unlock()
 	return nil
 }
 

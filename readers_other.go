@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package mmcache
+
+import "sync/atomic"
+
+// Elsewhere, reads take the shard's read lock: on a weakly ordered CPU a seqlock reader needs
+// fences that cost about what the lock does.
+const lockFreeReads = false
+
+func releaseStore(p *uint64, v uint64) { atomic.StoreUint64(p, v) }

@@ -1,0 +1,207 @@
+package mmcache
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stampedValue encodes key id and version into a value whose length and every byte depend on
+// them, so a value torn between two writes, or another key's, does not pass checkStamped.
+func stampedValue(buf []byte, id, version uint64) []byte {
+	n := 16 + int(version%3)*20000 // three sizes: in-place overwrites and moves both happen
+	v := buf[:n]
+	binary.LittleEndian.PutUint64(v[0:8], id)
+	binary.LittleEndian.PutUint64(v[8:16], version)
+	for i := 16; i < n; i++ {
+		v[i] = byte(version) ^ byte(i)
+	}
+	return v
+}
+
+func checkStamped(v []byte, id uint64) error {
+	if len(v) < 16 {
+		return fmt.Errorf("value of %d bytes", len(v))
+	}
+	if got := binary.LittleEndian.Uint64(v[0:8]); got != id {
+		return fmt.Errorf("value of key %d returned for key %d", got, id)
+	}
+	version := binary.LittleEndian.Uint64(v[8:16])
+	if want := 16 + int(version%3)*20000; len(v) != want {
+		return fmt.Errorf("key %d version %d: %d bytes, want %d", id, version, len(v), want)
+	}
+	for i := 16; i < len(v); i++ {
+		if v[i] != byte(version)^byte(i) {
+			return fmt.Errorf("key %d version %d: byte %d torn", id, version, i)
+		}
+	}
+	return nil
+}
+
+// TestLockFreeReadsConsistent has a writer overwrite, delete, evict, compact and reset while a
+// reader Gets and Has without the lock: every hit must be one whole value of the right key.
+func TestLockFreeReadsConsistent(t *testing.T) {
+	leakCheck(t)
+	if !lockFreeReads {
+		t.Logf("reads take the lock on %s; this checks the locked path", runtime.GOARCH)
+	}
+	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 2, JanitorInterval: time.Millisecond}, nil, nil)
+	// Most operations go to four hot keys whose values reach 40 KiB, so the reader often copies
+	// a value while the writer overwrites it in place; the rest spread over enough keys to
+	// evict. Without the sequence check this fails within a run.
+	pickKey := func(rng *rand.Rand) uint64 {
+		if rng.IntN(8) != 0 {
+			return rng.Uint64N(4)
+		}
+		return rng.Uint64N(4000)
+	}
+	ops := 60_000
+	if testing.Short() {
+		ops = 10_000
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			var kb [8]byte
+			buf := make([]byte, 40100)
+			for i := range ops {
+				id := pickKey(rng)
+				binary.LittleEndian.PutUint64(kb[:], id)
+				switch r := rng.IntN(1000); {
+				case r < 900:
+					if err := c.Set(kb[:], stampedValue(buf, id, uint64(i))); err != nil {
+						errs <- err
+						return
+					}
+				case r < 995:
+					c.Delete(kb[:])
+				default:
+					c.Reset()
+				}
+			}
+		}()
+	}
+	for range 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+			var kb [8]byte
+			buf := make([]byte, 0, 40100)
+			for range 2 * ops {
+				id := pickKey(rng)
+				binary.LittleEndian.PutUint64(kb[:], id)
+				var ok bool
+				if buf, ok = c.Get(buf[:0], kb[:]); ok {
+					if err := checkStamped(buf, id); err != nil {
+						errs <- err
+						return
+					}
+				}
+				c.Has(kb[:])
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st := c.Stats()
+	require.Equal(t, uint64(2*ops), st.Hits+st.Misses, "every Get counted once")
+	require.NotZero(t, st.Hits)
+	if lockFreeReads {
+		lookups, _ := c.e.readers.counts()
+		require.NotZero(t, lookups, "no Get took the lock-free path")
+	}
+	mustCheck(t, c, "after the run")
+}
+
+// TestLockedReads runs the exact model with every read taking the read lock, the path readers
+// fall back to, and the only one where lock-free reads are off.
+func TestLockedReads(t *testing.T) {
+	leakCheck(t)
+	clock := newFakeClock()
+	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash)
+	c.e.lockedReads = true
+	mix := modelMix{
+		ops: modelOps(50_000), keys: 2000, maxValue: 400, bigValue: 40_000,
+		ttlMax: int64(20 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 5000,
+		weights: [numModelOps]int{
+			opSet: 28, opSetTTL: 16, opGet: 20, opView: 10, opHas: 4, opTTL: 4, opDelete: 10,
+			opAdvance: 5, opAdvanceToTTL: 1, opJanitor: 1, opTooLarge: 1,
+		},
+	}
+	runModel(t, newModelRun(t, c, clock, true), mix, 11)
+	lookups, _ := c.e.readers.counts()
+	require.Zero(t, lookups)
+}
+
+// TestReaderSlotsFull takes every reader slot: reads fall back to the lock and are counted
+// there, exactly once each.
+func TestReaderSlotsFull(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity}, nil, nil)
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	rs := c.e.readers
+	for i := range rs {
+		require.True(t, atomic.CompareAndSwapUint64(&rs[i].state, 0, 1))
+	}
+	require.Nil(t, rs.claim())
+	got, ok := c.Get(nil, []byte("k"))
+	require.True(t, ok)
+	require.Equal(t, "v", string(got))
+	_, ok = c.Get(nil, []byte("absent"))
+	require.False(t, ok)
+	require.True(t, c.Has([]byte("k")))
+	for i := range rs {
+		rs[i].release(false, false)
+	}
+	got, ok = c.Get(got[:0], []byte("k"))
+	require.True(t, ok)
+	require.Equal(t, "v", string(got))
+	st := c.Stats()
+	require.Equal(t, uint64(2), st.Hits)
+	require.Equal(t, uint64(1), st.Misses)
+}
+
+// TestCloseWaitsForLockFreeReader: a reader that owns a slot keeps the mapping until it lets
+// go, and a reader that claims one after Close began misses without touching the mapping.
+func TestCloseWaitsForLockFreeReader(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity}, nil, nil)
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	before := liveMappings.Load()
+	r := c.e.readers.claim()
+	require.NotNil(t, r)
+
+	closed := make(chan error)
+	go func() { closed <- c.Close() }()
+	for !c.e.closing.Load() {
+		runtime.Gosched()
+	}
+	for range 1000 {
+		runtime.Gosched()
+		require.False(t, c.e.released.Load(), "unmapped under a reader")
+	}
+	// Meanwhile new reads miss: closing is set.
+	_, ok := c.Get(nil, []byte("k"))
+	require.False(t, ok)
+	require.False(t, c.Has([]byte("k")))
+
+	r.release(false, false)
+	require.NoError(t, <-closed)
+	require.True(t, c.e.released.Load())
+	require.Equal(t, before-1, liveMappings.Load())
+}

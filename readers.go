@@ -38,9 +38,11 @@ import (
 )
 
 const (
-	readerSlotCount = 64 // a power of two; 64 slots of 64 bytes are one 4 KiB heap object
-	slotProbes      = 4  // slots tried before a reader falls back to the read lock
-	lockFreeTries   = 4  // lock-free attempts before a reader falls back to the read lock
+	readerSlotCount  = 64 // a power of two; 64 slots of 64 bytes are one 4 KiB heap object
+	slotProbes       = 4  // slots tried before a reader falls back to the read lock
+	lockFreeTries    = 4  // lock-free attempts before a reader falls back to the read lock
+	writerSpins      = 64 // loads of a shard's sequence while a writer holds it, per round
+	writerWaitRounds = 4  // rounds of spinning, each ended by a yield, before a reader queues
 )
 
 // readerSlot is owned by at most one lock-free reader at a time.
@@ -141,9 +143,9 @@ func (e *engine) hasLockFree(s *shard, h uint64, key []byte) (found, done bool) 
 // attempts, or Close has begun; the caller then takes the read lock. The caller owns a slot.
 func (s *shard) tryGet(dst []byte, h uint64, key []byte) (out []byte, hit, done bool) {
 	for range lockFreeTries {
-		seq := atomic.LoadUint64(&s.seq)
-		if seq&1 != 0 {
-			continue // a writer is in; its lock hold is short, and the next try may see it gone
+		seq, ok := s.quietSeq()
+		if !ok {
+			break
 		}
 		b, i, pos, en, found, sane := s.peek(h, key)
 		out = dst
@@ -170,12 +172,29 @@ func (s *shard) expiredNow(en *entry) bool {
 	return en.flags&flagTTL != 0 && en.expired(s.e.now())
 }
 
+// quietSeq returns the shard's sequence once no writer holds the shard. A write lock is
+// usually held for a fraction of a microsecond, far less than it takes to park a goroutine on
+// the read lock and wake it again, so it spins first, then yields a few times. ok is false
+// when the writer is still in after that (a long eviction, or a writer descheduled): the
+// caller then queues on the read lock.
+func (s *shard) quietSeq() (seq uint64, ok bool) {
+	for range writerWaitRounds {
+		for range writerSpins {
+			if seq = atomic.LoadUint64(&s.seq); seq&1 == 0 {
+				return seq, true
+			}
+		}
+		runtime.Gosched()
+	}
+	return 0, false
+}
+
 // tryHas is Has without the lock, like tryGet.
 func (s *shard) tryHas(h uint64, key []byte) (found, done bool) {
 	for range lockFreeTries {
-		seq := atomic.LoadUint64(&s.seq)
-		if seq&1 != 0 {
-			continue
+		seq, ok := s.quietSeq()
+		if !ok {
+			break
 		}
 		_, _, _, en, found, sane := s.peek(h, key)
 		found = found && !s.expiredNow(&en)

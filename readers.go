@@ -14,7 +14,10 @@ package mmcache
 //   - every length and offset it reads is checked before it is used (peekEntry), and a torn
 //     header makes it retry, never index out of range;
 //   - it writes nothing into the mapping until its read is validated; the one write it makes,
-//     an accessed bit, is an atomic OR on a word writers update atomically too;
+//     an accessed bit, is an atomic OR on a word writers change only with atomic
+//     read-modify-writes;
+//   - nothing between claiming a slot and releasing it can panic (every index is checked), so
+//     a slot is never left owned, which would hold up Close for good;
 //   - after a few failed attempts it takes the read lock, so a busy writer cannot starve it.
 //
 // Close must not unmap under a reader that holds no lock. Each lock-free reader therefore owns
@@ -113,6 +116,11 @@ func (e *engine) lockFree() bool { return lockFreeReads && !e.lockedReads }
 // getLockFree is Get on shard s without its lock. done is false when the caller must take
 // the read lock instead: no reader slot was free, or no consistent read came out.
 func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []byte, hit, done bool) {
+	if spareOverlaps(dst, key) {
+		// An attempt that fails validation may already have appended to dst, and so changed
+		// the key the next attempt looks for. The locked path compares before it appends.
+		return dst, false, false
+	}
 	r := e.readers.claim()
 	if r == nil {
 		return dst, false, false
@@ -123,6 +131,17 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 	}
 	r.release(done, hit)
 	return out, hit, done
+}
+
+// spareOverlaps reports whether appending to dst without growing it could write over key.
+func spareOverlaps(dst, key []byte) bool {
+	spare := dst[len(dst):cap(dst)]
+	if len(spare) == 0 || len(key) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(spare)))
+	k := uintptr(unsafe.Pointer(unsafe.SliceData(key)))
+	return p < k+uintptr(len(key)) && k < p+uintptr(len(spare))
 }
 
 // hasLockFree is Has on shard s without its lock, like getLockFree.
@@ -158,7 +177,10 @@ func (s *shard) tryGet(dst []byte, h uint64, key []byte) (out []byte, hit, done 
 		if !sane || atomic.LoadUint64(&s.seq) != seq {
 			continue
 		}
-		if found {
+		// The read is valid; mark it, unless a writer has come in since (its slot may be
+		// another entry's by now; and after a Reset the table page would fault back in).
+		// A writer that comes in after this check costs at most one bit's accuracy.
+		if found && atomic.LoadUint64(&s.seq) == seq {
 			s.tbl.markAccessed(b, i)
 		}
 		return out, found, true

@@ -66,6 +66,12 @@ func TestLockFreeReadsConsistent(t *testing.T) {
 	if testing.Short() {
 		ops = 10_000
 	}
+	// Preloaded, so the reader hits even if it runs before the writer starts.
+	for id := range uint64(4000) {
+		var kb [8]byte
+		binary.LittleEndian.PutUint64(kb[:], id)
+		require.NoError(t, c.Set(kb[:], stampedValue(make([]byte, 40100), id, 3*id)))
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := range 1 {
@@ -204,4 +210,32 @@ func TestCloseWaitsForLockFreeReader(t *testing.T) {
 	require.NoError(t, <-closed)
 	require.True(t, c.e.released.Load())
 	require.Equal(t, before-1, liveMappings.Load())
+}
+
+// TestGetIntoKeyBuffer reuses one buffer for the key and the value, as a zero-allocation
+// caller may: Get(buf[:0], buf). Appending to dst writes over the key, so a lookup must not
+// need the key after it has appended.
+func TestGetIntoKeyBuffer(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity}, nil, nil)
+	require.NoError(t, c.Set([]byte("key-one"), []byte("the first value")))
+	require.NoError(t, c.Set([]byte("key-two"), []byte("2")))
+	buf := make([]byte, 0, 64)
+	for _, tc := range []struct{ key, want string }{{"key-one", "the first value"}, {"key-two", "2"}} {
+		buf = append(buf[:0], tc.key...)
+		got, ok := c.Get(buf[:0], buf)
+		require.True(t, ok, tc.key)
+		require.Equal(t, tc.want, string(got))
+	}
+}
+
+func TestSpareOverlaps(t *testing.T) {
+	buf := make([]byte, 8, 32)
+	require.True(t, spareOverlaps(buf[:0], buf[:4]))
+	require.True(t, spareOverlaps(buf[:2], buf[4:8]))
+	require.False(t, spareOverlaps(buf[:8], buf[:8]), "key before the spare capacity")
+	require.False(t, spareOverlaps(buf[:4:4], buf[4:8]), "no spare capacity")
+	require.False(t, spareOverlaps(buf[:0], buf[:0]), "empty key")
+	require.False(t, spareOverlaps(make([]byte, 0, 8), buf[:8]), "different arrays")
+	require.True(t, spareOverlaps(buf[:8], buf[31:32]), "key at the end of the spare capacity")
 }

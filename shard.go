@@ -28,7 +28,7 @@ type shard struct {
 
 	mu sync.RWMutex // protects the shard's part of the mapping and the fields below
 	// seq is odd while a writer holds mu, and changes with every write lock hold: lock-free
-	// readers (readers.go) use it to detect a write that overlapped their read. The lock
+	// readers (readers.go) use it to detect a write that overlapped their read. Only the lock
 	// holder writes it (releaseStore); readers load it atomically.
 	seq uint64
 	// Counters of lookups made under the read lock, beside the lock whose cache line a reader
@@ -76,10 +76,13 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 
 // lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
 // lock holder is seq's only writer, and lock-free readers run only where stores are seen in
-// program order, so a release store orders it before the writes that follow.
+// program order, so a release store orders it before the writes that follow, without a fence.
 func (s *shard) lock() {
 	s.mu.Lock()
 	releaseStore(&s.seq, s.seq+1)
+	// Read it back: without a load in between, the compiler may merge this store with
+	// unlock's into one that never makes seq odd. An atomic load is a plain MOV on amd64.
+	_ = atomic.LoadUint64(&s.seq)
 }
 
 // unlock makes seq even again, telling lock-free readers that began before that their read

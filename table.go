@@ -28,8 +28,9 @@ package mmcache
 // is what keeps a flood of colliding keys from slowing down anyone else.
 //
 // Accessed bits record that a slot's entry was read since the eviction clock last passed it.
-// Readers set them with an atomic OR under the shard's read lock; everything else in the table
-// changes only under the shard's write lock.
+// Readers set them with an atomic OR, under the read lock or with none (readers.go); so writers
+// change the meta word only with atomic read-modify-writes, and a reader's bit is never lost.
+// Everything else in the table changes only under the shard's write lock.
 
 import (
 	"encoding/binary"
@@ -121,16 +122,20 @@ func (t *table) overflow(b uint32) uint32 {
 }
 
 // addOverflow adds d (+1 or -1) to bucket b's overflow count, which sticks at overflowMax.
-// Write lock held.
+// Write lock held; the compare-and-swap is for readers setting accessed bits meanwhile.
 func (t *table) addOverflow(b uint32, d int) {
 	p := t.meta(b)
-	m := atomic.LoadUint32(p)
-	c := m >> overflowShift & overflowMax
-	if c == overflowMax {
-		return
+	for {
+		m := atomic.LoadUint32(p)
+		c := m >> overflowShift & overflowMax
+		if c == overflowMax {
+			return
+		}
+		c = uint32(int(c) + d)
+		if atomic.CompareAndSwapUint32(p, m, m&^(overflowMax<<overflowShift)|c<<overflowShift) {
+			return
+		}
 	}
-	c = uint32(int(c) + d)
-	atomic.StoreUint32(p, m&^(overflowMax<<overflowShift)|c<<overflowShift)
 }
 
 func (t *table) accessed(b uint32, i int) bool {
@@ -146,12 +151,12 @@ func (t *table) markAccessed(b uint32, i int) {
 	}
 }
 
-// clearAccessed clears slot i's accessed bit. Write lock held, so no reader races the plain
-// store, and a bit already clear costs no write.
+// clearAccessed clears slot i's accessed bit; a bit already clear costs no write. Write lock
+// held; the atomic AND keeps the bits readers set meanwhile on other slots.
 func (t *table) clearAccessed(b uint32, i int) {
 	p := t.meta(b)
-	if m := atomic.LoadUint32(p); m&(1<<i) != 0 {
-		atomic.StoreUint32(p, m&^(1<<i))
+	if atomic.LoadUint32(p)&(1<<i) != 0 {
+		atomic.AndUint32(p, ^uint32(1<<i))
 	}
 }
 

@@ -94,7 +94,7 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		seed:          rand.Uint64(),
 		lay:           l,
 		start:         time.Now(),
-		readers:       new(readerSlots),
+		readers:       newReaderSlots(runtime.GOMAXPROCS(0)),
 		clock:         clock,
 		inlineJanitor: l.janitor < 0,
 	}

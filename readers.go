@@ -45,11 +45,12 @@ import (
 )
 
 const (
-	readerSlotCount  = 64 // a power of two; 64 slots of 64 bytes are one 4 KiB heap object
-	slotProbes       = 4  // slots tried before a reader falls back to the read lock
-	lockFreeTries    = 4  // lock-free attempts before a reader falls back to the read lock
-	writerSpins      = 64 // loads of a shard's sequence while a writer holds it, per round
-	writerWaitRounds = 4  // rounds of spinning, each ended by a yield, before a reader queues
+	minReaderSlots   = 64   // 64 slots of 64 bytes: one 4 KiB heap object
+	maxReaderSlots   = 4096 // 256 KiB
+	slotProbes       = 4    // slots tried before a reader falls back to the read lock
+	lockFreeTries    = 4    // lock-free attempts before a reader falls back to the read lock
+	writerSpins      = 64   // loads of a shard's sequence while a writer holds it, per round
+	writerWaitRounds = 4    // rounds of spinning, each ended by a yield, before a reader queues
 )
 
 // readerSlot is owned by at most one lock-free reader at a time.
@@ -62,16 +63,27 @@ type readerSlot struct {
 
 var _ = [1]struct{}{}[unsafe.Sizeof(readerSlot{})-64]
 
-type readerSlots [readerSlotCount]readerSlot
+// readerSlots is a power-of-two number of slots: eight per P, so that goroutines running at
+// once rarely pick the same one, and at least minReaderSlots. One heap object per cache.
+type readerSlots struct {
+	slots []readerSlot
+	shift uint // 64 - log2(len(slots)): takes a hash's top bits as a slot index
+}
+
+func newReaderSlots(procs int) *readerSlots {
+	n := min(max(1<<bits.Len(uint(8*procs-1)), minReaderSlots), maxReaderSlots)
+	return &readerSlots{slots: make([]readerSlot, n), shift: uint(64 - bits.TrailingZeros(uint(n)))}
+}
 
 // claim returns a slot the caller now owns, or nil when those it tried were all owned.
 func (rs *readerSlots) claim() *readerSlot {
 	var probe byte
 	// Hash the stack address (stacks are at least 2 KiB): one goroutine keeps one slot, and
 	// different goroutines mostly differ.
-	k := uint(uintptr(unsafe.Pointer(&probe))>>11) * 0x9E3779B9
-	for i := range uint(slotProbes) {
-		r := &rs[(k>>20+i)%readerSlotCount]
+	k := uint64(uintptr(unsafe.Pointer(&probe))>>11) * 0x9E3779B97F4A7C15 >> rs.shift
+	mask := uint64(len(rs.slots) - 1)
+	for i := range uint64(slotProbes) {
+		r := &rs.slots[(k+i)&mask]
 		v := atomic.LoadUint64(&r.state)
 		if v&1 == 0 && atomic.CompareAndSwapUint64(&r.state, v, v+1) {
 			return r
@@ -96,8 +108,8 @@ func (r *readerSlot) release(count, hit bool) {
 // wait returns once no slot is owned. Close calls it after raising its flag: readers that
 // claim a slot from then on touch nothing, so each owned slot is freed within one read.
 func (rs *readerSlots) wait() {
-	for i := range rs {
-		for atomic.LoadUint64(&rs[i].state)&1 != 0 {
+	for i := range rs.slots {
+		for atomic.LoadUint64(&rs.slots[i].state)&1 != 0 {
 			runtime.Gosched()
 		}
 	}
@@ -106,9 +118,9 @@ func (rs *readerSlots) wait() {
 // counts returns the lookups and misses the slots counted. It reads a slot's misses before
 // its lookups, which the owner counts first, so that misses never exceed lookups.
 func (rs *readerSlots) counts() (lookups, misses uint64) {
-	for i := range rs {
-		misses += atomic.LoadUint64(&rs[i].misses)
-		lookups += atomic.LoadUint64(&rs[i].lookups)
+	for i := range rs.slots {
+		misses += atomic.LoadUint64(&rs.slots[i].misses)
+		lookups += atomic.LoadUint64(&rs.slots[i].lookups)
 	}
 	return lookups, misses
 }

@@ -3,6 +3,7 @@ package mmcache
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -161,8 +162,8 @@ func TestReaderSlotsFull(t *testing.T) {
 	c := newCacheT(t, Config{Capacity: MinCapacity}, nil, nil)
 	require.NoError(t, c.Set([]byte("k"), []byte("v")))
 	rs := c.e.readers
-	for i := range rs {
-		require.True(t, atomic.CompareAndSwapUint64(&rs[i].state, 0, 1))
+	for i := range rs.slots {
+		require.True(t, atomic.CompareAndSwapUint64(&rs.slots[i].state, 0, 1))
 	}
 	require.Nil(t, rs.claim())
 	got, ok := c.Get(nil, []byte("k"))
@@ -171,8 +172,8 @@ func TestReaderSlotsFull(t *testing.T) {
 	_, ok = c.Get(nil, []byte("absent"))
 	require.False(t, ok)
 	require.True(t, c.Has([]byte("k")))
-	for i := range rs {
-		rs[i].release(false, false)
+	for i := range rs.slots {
+		rs.slots[i].release(false, false)
 	}
 	got, ok = c.Get(got[:0], []byte("k"))
 	require.True(t, ok)
@@ -238,4 +239,17 @@ func TestSpareOverlaps(t *testing.T) {
 	require.False(t, spareOverlaps(buf[:0], buf[:0]), "empty key")
 	require.False(t, spareOverlaps(make([]byte, 0, 8), buf[:8]), "different arrays")
 	require.True(t, spareOverlaps(buf[:8], buf[31:32]), "key at the end of the spare capacity")
+}
+
+func TestReaderSlotsSize(t *testing.T) {
+	for _, tc := range []struct{ procs, slots int }{{1, 64}, {2, 64}, {8, 64}, {9, 128}, {64, 512}, {1000, 4096}} {
+		rs := newReaderSlots(tc.procs)
+		require.Len(t, rs.slots, tc.slots, "GOMAXPROCS %d", tc.procs)
+		require.Equal(t, uint(64-bits.TrailingZeros(uint(tc.slots))), rs.shift)
+		claimed := 0
+		for rs.claim() != nil {
+			claimed++
+		}
+		require.Equal(t, slotProbes, claimed, "one goroutine tries four slots, then gives up")
+	}
 }

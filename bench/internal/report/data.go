@@ -19,7 +19,7 @@ type Data struct {
 	Limit       time.Duration // jobs were not started after this much time (0: no limit)
 	Overrun     int           // jobs skipped because of the limit
 	Peers       []PeerInfo
-	TraceDir    string // "" when the traces were not found
+	TraceDir    string `json:"-"` // "" when the traces were not found; a local path, not saved
 	TraceNote   string // why trace workloads were skipped, if they were
 
 	Speed      []Outcome[SpeedKey, measure.SpeedResult]

@@ -183,6 +183,7 @@ func (e *engine) badSet(keyLen, valueLen int, ttl time.Duration) error {
 
 // Get appends the value stored under key to dst and returns the result and true, or dst and
 // false if key is absent or expired. It allocates nothing when dst has room for the value.
+// Bytes of dst beyond its length may be written even on a miss.
 func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
 	e := c.e
 	h := e.hash(key)

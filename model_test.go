@@ -321,13 +321,6 @@ func runModel(t *testing.T, r *modelRun, mix modelMix, seed uint64) {
 // deterministic otherwise, lays its entries out the same way every time and a failure repeats.
 func fixedHash(k []byte) uint64 { return hashKey(k, 0x6d6d6361636865) }
 
-func modelOps(n int) int {
-	if testing.Short() {
-		return n / 10
-	}
-	return n
-}
-
 // TestModelExact runs 200,000 operations on a cache large enough never to evict, with the
 // inline janitor compacting what overwrites and deletes leave, and compares every result.
 // The live data stays under a fifth of the capacity, while the Sets write several times the
@@ -337,7 +330,7 @@ func TestModelExact(t *testing.T) {
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash)
 	mix := modelMix{
-		ops: modelOps(200_000), keys: 3000, maxValue: 400, bigValue: 40_000,
+		ops: 200_000, keys: 3000, maxValue: 400, bigValue: 40_000,
 		ttlMax: int64(20 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 5000,
 	}
 	mix.weights = [numModelOps]int{
@@ -356,7 +349,7 @@ func TestModelExact(t *testing.T) {
 	// Reset, then again.
 	r.step(opReset, nil, 0, 0)
 	runModel(t, r, modelMix{
-		ops: modelOps(20_000), keys: 500, maxValue: 100, bigValue: 1000, ttlMax: int64(time.Millisecond),
+		ops: 20_000, keys: 500, maxValue: 100, bigValue: 1000, ttlMax: int64(time.Millisecond),
 		advanceMax: int64(100 * time.Microsecond), checkEvery: 1000,
 		weights: [numModelOps]int{opSet: 3, opSetTTL: 3, opGet: 3, opView: 1, opDelete: 1, opAdvance: 1, opReset: 0},
 	}, 2)
@@ -368,7 +361,7 @@ func TestModelExactWithResets(t *testing.T) {
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 8, JanitorInterval: -1}, clock, fixedHash)
 	mix := modelMix{
-		ops: modelOps(50_000), keys: 1000, maxValue: 200, bigValue: 2000,
+		ops: 50_000, keys: 1000, maxValue: 200, bigValue: 2000,
 		ttlMax: int64(10 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 2500,
 		weights: [numModelOps]int{
 			opSet: 300, opSetTTL: 200, opGet: 300, opView: 100, opHas: 50, opTTL: 50, opDelete: 100,
@@ -385,7 +378,7 @@ func TestModelEviction(t *testing.T) {
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 2, JanitorInterval: -1}, clock, fixedHash)
 	mix := modelMix{
-		ops: modelOps(200_000), keys: 20_000, maxValue: 1500, bigValue: 1 << 20,
+		ops: 200_000, keys: 20_000, maxValue: 1500, bigValue: 1 << 20,
 		ttlMax: int64(50 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 4000,
 		weights: [numModelOps]int{
 			opSet: 3000, opSetTTL: 1500, opGet: 2500, opView: 1000, opHas: 300, opTTL: 300, opDelete: 600,
@@ -407,7 +400,7 @@ func TestModelEvictionReads(t *testing.T) {
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, clock, fixedHash)
 	mix := modelMix{
-		ops: modelOps(100_000), keys: 3000, maxValue: 600, bigValue: 8000,
+		ops: 100_000, keys: 3000, maxValue: 600, bigValue: 8000,
 		ttlMax: int64(100 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 5000,
 		weights: [numModelOps]int{
 			opSet: 200, opSetTTL: 50, opGet: 500, opView: 200, opDelete: 20, opAdvance: 20, opJanitor: 2,
@@ -435,7 +428,7 @@ func TestModelCollisions(t *testing.T) {
 			hash := func(k []byte) uint64 { return tc.hashes[fnv64(k)%uint64(len(tc.hashes))] }
 			c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 4, JanitorInterval: -1}, clock, hash)
 			mix := modelMix{
-				ops: modelOps(50_000), keys: 1500, maxValue: 200, bigValue: 2000,
+				ops: 50_000, keys: 1500, maxValue: 200, bigValue: 2000,
 				ttlMax: int64(20 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 2000,
 				weights: [numModelOps]int{
 					opSet: 3000, opSetTTL: 1000, opGet: 3000, opView: 1000, opHas: 300, opTTL: 300, opDelete: 600,

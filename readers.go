@@ -78,9 +78,7 @@ func newReaderSlots(procs int) *readerSlots {
 // claim returns a slot the caller now owns, or nil when those it tried were all owned.
 func (rs *readerSlots) claim() *readerSlot {
 	var probe byte
-	// Hash the stack address (stacks are at least 2 KiB): one goroutine keeps one slot, and
-	// different goroutines mostly differ.
-	k := uint64(uintptr(unsafe.Pointer(&probe))>>11) * 0x9E3779B97F4A7C15 >> rs.shift
+	k := rs.home(uintptr(unsafe.Pointer(&probe)))
 	mask := uint64(len(rs.slots) - 1)
 	for i := range uint64(slotProbes) {
 		r := &rs.slots[(k+i)&mask]
@@ -90,6 +88,13 @@ func (rs *readerSlots) claim() *readerSlot {
 		}
 	}
 	return nil
+}
+
+// home is the first slot a goroutine whose stack holds addr tries: a hash of the address's
+// bits above 2 KiB, the smallest stack, so one goroutine keeps one slot and different
+// goroutines mostly differ.
+func (rs *readerSlots) home(addr uintptr) uint64 {
+	return uint64(addr>>11) * 0x9E3779B97F4A7C15 >> rs.shift
 }
 
 // release ends the owner's read, counting a lookup (and a miss when hit is false) if count.
@@ -195,7 +200,9 @@ func (s *shard) tryGet(dst []byte, h uint64, key []byte) (out []byte, hit, done 
 		}
 		// The read is valid; mark it, unless a writer has come in since (its slot may be
 		// another entry's by now; and after a Reset the table page would fault back in).
-		// A writer that comes in after this check costs at most one bit's accuracy.
+		// This narrows the window without closing it: rarely, a writer comes in after the
+		// check, and the bit lands on the slot's next entry or faults one table page back
+		// in. Either costs accuracy or a page, never a wrong value.
 		if found && atomic.LoadUint64(&s.seq) == seq {
 			s.tbl.markAccessed(b, i)
 		}

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/mmcache/mmcache/arena"
 )
@@ -34,7 +35,7 @@ type shard struct {
 	// Counters of lookups made under the read lock, beside the lock whose cache line a reader
 	// dirties anyway. Lock-free lookups count in their reader slot.
 	hits, misses atomic.Uint64
-	closed       bool // set under mu by Close; nothing touches the mapping after it
+	closed       bool // set under mu by Close; no call that takes mu touches the mapping after it
 
 	entries   int // entries in the table, expired ones not yet collected included
 	liveBytes int // their keys and values
@@ -48,6 +49,9 @@ type shard struct {
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
+
+// seq is loaded atomically on every platform; 32-bit ones need it 8-byte aligned.
+var _ = [1]struct{}{}[unsafe.Offsetof(shard{}.seq)%8]
 
 func (s *shard) init(e *engine, region []byte, l *layout) error {
 	ar, err := arena.New(region[l.tableBytes:], l.segSize)
@@ -75,8 +79,9 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 }
 
 // lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
-// lock holder is seq's only writer, and lock-free readers run only where stores are seen in
-// program order, so a release store orders it before the writes that follow, without a fence.
+// lock holder is seq's only writer. Lock-free readers run only on x86, which makes stores
+// visible in program order, and the compiler does not reorder stores, so a plain store of the
+// odd value is seen before the writes that follow: no fence needed.
 func (s *shard) lock() {
 	s.mu.Lock()
 	releaseStore(&s.seq, s.seq+1)
@@ -137,7 +142,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	b, i, pos, old, found := s.lookup(h, key)
 	if found && old.size() == size && s.ar.Pins(s.segOf(pos)) == 0 {
 		// Same footprint and no View callback reading it: overwrite in place, which leaves no
-		// garbage behind. Readers are excluded by the write lock.
+		// garbage behind. Locked readers are excluded; lock-free ones see seq odd and retry.
 		putEntry(s.data[pos:pos+size], key, value, expire)
 		s.noteExpire(s.segOf(pos), expire)
 		s.liveBytes += len(value) - old.valLen

@@ -142,7 +142,7 @@ func (t *table) accessed(b uint32, i int) bool {
 	return atomic.LoadUint32(t.meta(b))&(1<<i) != 0
 }
 
-// markAccessed sets slot i's accessed bit. Read lock suffices; the load first keeps a hot
+// markAccessed sets slot i's accessed bit. It needs no lock; the load first keeps a hot
 // entry's cache line clean once its bit is set.
 func (t *table) markAccessed(b uint32, i int) {
 	p := t.meta(b)

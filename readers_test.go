@@ -253,7 +253,7 @@ func TestReaderSlotsSize(t *testing.T) {
 		// Stacks 2 KiB apart, as goroutines' may be, spread over most of the slots.
 		seen := map[uint64]bool{}
 		for i := range uintptr(tc.slots) {
-			k := rs.home(0xc000000000 + i<<11)
+			k := rs.home(0x40000000 + i<<11)
 			require.Less(t, k, uint64(tc.slots))
 			seen[k] = true
 		}

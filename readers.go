@@ -64,7 +64,7 @@ type readerSlot struct {
 var _ = [1]struct{}{}[unsafe.Sizeof(readerSlot{})-64]
 
 // readerSlots is a power-of-two number of slots: eight per P, so that goroutines running at
-// once rarely pick the same one, and at least minReaderSlots. One heap object per cache.
+// once rarely pick the same one, and at least minReaderSlots. Two heap objects per cache.
 type readerSlots struct {
 	slots []readerSlot
 	shift uint // 64 - log2(len(slots)): takes a hash's top bits as a slot index

@@ -321,6 +321,19 @@ func runModel(t *testing.T, r *modelRun, mix modelMix, seed uint64) {
 // deterministic otherwise, lays its entries out the same way every time and a failure repeats.
 func fixedHash(k []byte) uint64 { return hashKey(k, 0x6d6d6361636865) }
 
+// exactMix is the operation mix of the exact model on an 8 MiB cache: every operation, with
+// TTLs and large values, and never enough live data to evict.
+func exactMix(ops, keys int) modelMix {
+	return modelMix{
+		ops: ops, keys: keys, maxValue: 400, bigValue: 40_000,
+		ttlMax: int64(20 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 5000,
+		weights: [numModelOps]int{
+			opSet: 28, opSetTTL: 16, opGet: 20, opView: 10, opHas: 4, opTTL: 4, opDelete: 10,
+			opAdvance: 5, opAdvanceToTTL: 1, opJanitor: 1, opTooLarge: 1,
+		},
+	}
+}
+
 // TestModelExact runs 200,000 operations on a cache large enough never to evict, with the
 // inline janitor compacting what overwrites and deletes leave, and compares every result.
 // The live data stays under a fifth of the capacity, while the Sets write several times the
@@ -329,16 +342,8 @@ func TestModelExact(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash)
-	mix := modelMix{
-		ops: 200_000, keys: 3000, maxValue: 400, bigValue: 40_000,
-		ttlMax: int64(20 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 5000,
-	}
-	mix.weights = [numModelOps]int{
-		opSet: 28, opSetTTL: 16, opGet: 20, opView: 10, opHas: 4, opTTL: 4, opDelete: 10,
-		opAdvance: 5, opAdvanceToTTL: 1, opJanitor: 1, opCompare: 0, opReset: 0, opTooLarge: 1,
-	}
 	r := newModelRun(t, c, clock, true)
-	runModel(t, r, mix, 1)
+	runModel(t, r, exactMix(200_000, 3000), 1)
 	st := c.Stats()
 	t.Logf("%d ops: %+v", r.ops, st)
 	require.Zero(t, st.Evictions, "the premise of the exact model: no eviction")

@@ -141,15 +141,7 @@ func TestLockedReads(t *testing.T) {
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash)
 	c.e.lockedReads = true
-	mix := modelMix{
-		ops: 50_000, keys: 2000, maxValue: 400, bigValue: 40_000,
-		ttlMax: int64(20 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 5000,
-		weights: [numModelOps]int{
-			opSet: 28, opSetTTL: 16, opGet: 20, opView: 10, opHas: 4, opTTL: 4, opDelete: 10,
-			opAdvance: 5, opAdvanceToTTL: 1, opJanitor: 1, opTooLarge: 1,
-		},
-	}
-	runModel(t, newModelRun(t, c, clock, true), mix, 11)
+	runModel(t, newModelRun(t, c, clock, true), exactMix(50_000, 2000), 11)
 	lookups, _ := c.e.readers.counts()
 	require.Zero(t, lookups)
 }

@@ -25,14 +25,45 @@ import (
 
 // Cache is an off-heap cache. It is safe for use by any number of goroutines. Create one with
 // [New] and release its memory with [Cache.Close]; a Cache dropped without Close is released by
-// a cleanup once the garbage collector finds it unreachable.
+// a cleanup once the garbage collector finds it and every copy of it unreachable.
+//
+// A Cache holds a single pointer, as os.File does, so a copy of the struct is the same cache:
+// it keeps working for as long as any copy is reachable, and Close on one closes all. The zero
+// Cache is a closed one: every call returns [ErrClosed], false or a miss.
 type Cache struct {
+	*handle
+}
+
+// handle carries the cleanup. Only Cache values point at it: the janitor goroutine and the
+// cleanup hold the engine, and nothing in the engine points back, so once the last copy of a
+// Cache is dropped the handle becomes unreachable and its cleanup unmaps.
+type handle struct {
 	e       *engine
 	cleanup runtime.Cleanup
 }
 
+// engine returns the cache's engine; a nil or zero Cache gets a closed one.
+func (c *Cache) engine() *engine {
+	if c == nil || c.handle == nil {
+		return closedEngine()
+	}
+	return c.e
+}
+
+// closedEngine is the engine of every zero Cache: one shard, marked closed, with no mapping.
+var closedEngine = sync.OnceValue(func() *engine {
+	e := &engine{shards: make([]shard, 1), readers: newReaderSlots(1)}
+	e.shards[0].e = e
+	e.shards[0].closed = true
+	e.closing.Store(true)
+	e.closed.Store(true)
+	e.released.Store(true)
+	e.closeOnce.Do(func() {})
+	return e
+})
+
 // engine is everything but the handle. The janitor goroutine and the cleanup hold the engine;
-// nothing in it points back at the Cache, so a dropped Cache becomes unreachable.
+// nothing in it points back at the handle.
 type engine struct {
 	region []byte // the whole mapping, exactly as mapped; never resliced
 	shards []shard
@@ -41,9 +72,11 @@ type engine struct {
 	lay    layout
 	start  time.Time
 
-	clock         func() int64        // tests: a fake clock; nil means the monotonic clock
-	hashOverride  func([]byte) uint64 // tests: forced collisions; nil in use
-	lockedReads   bool                // tests: every read takes the read lock
+	clock func() int64 // tests: a fake clock; nil means the monotonic clock
+	// hashRemap lets tests force collisions: it maps the real hash to another. It takes the hash,
+	// not the key, so that no key escapes to the heap through an unknown function. Nil in use.
+	hashRemap     func(uint64) uint64
+	lockedReads   bool // tests: every read takes the read lock
 	inlineJanitor bool
 
 	readers *readerSlots // lock-free readers at work; see readers.go
@@ -69,13 +102,13 @@ func New(cfg Config) (*Cache, error) {
 }
 
 func newCache(e *engine) *Cache {
-	c := &Cache{e: e}
-	c.cleanup = runtime.AddCleanup(c, func(e *engine) { _ = e.close() }, e)
+	h := &handle{e: e}
+	h.cleanup = runtime.AddCleanup(h, func(e *engine) { _ = e.close() }, e)
 	if !e.inlineJanitor {
 		e.stop, e.janitorDone = make(chan struct{}), make(chan struct{})
 		go e.runJanitor(e.lay.janitor)
 	}
-	return c
+	return &Cache{h}
 }
 
 func newEngine(cfg Config, clock func() int64) (*engine, error) {
@@ -118,10 +151,11 @@ func (e *engine) now() int64 {
 }
 
 func (e *engine) hash(key []byte) uint64 {
-	if e.hashOverride != nil {
-		return e.hashOverride(key)
+	h := hashKey(key, e.seed)
+	if e.hashRemap != nil {
+		h = e.hashRemap(h)
 	}
-	return hashKey(key, e.seed)
+	return h
 }
 
 func (e *engine) shardFor(h uint64) *shard { return &e.shards[h&e.mask] }
@@ -145,7 +179,8 @@ func (e *engine) expiry(ttl time.Duration) int64 {
 // and value together exceed Config.MaxEntrySize, and [ErrClosed] after Close. On error nothing
 // is stored and the previous entry under key, if any, stays. Empty keys and values are valid.
 func (c *Cache) Set(key, value []byte) error {
-	err := c.e.set(key, value, c.e.lay.ttl)
+	e := c.engine()
+	err := e.set(key, value, e.lay.ttl)
 	runtime.KeepAlive(c)
 	return err
 }
@@ -154,7 +189,7 @@ func (c *Cache) Set(key, value []byte) error {
 // passed. A ttl of 0 means it never expires; a negative ttl is an error wrapping
 // [ErrInvalidTTL] and stores nothing.
 func (c *Cache) SetWithTTL(key, value []byte, ttl time.Duration) error {
-	err := c.e.set(key, value, ttl)
+	err := c.engine().set(key, value, ttl)
 	runtime.KeepAlive(c)
 	return err
 }
@@ -185,7 +220,7 @@ func (e *engine) badSet(keyLen, valueLen int, ttl time.Duration) error {
 // false if key is absent or expired. It allocates nothing when dst has room for the value.
 // Bytes of dst beyond its length may be written even on a miss.
 func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
-	e := c.e
+	e := c.engine()
 	h := e.hash(key)
 	s := e.shardFor(h)
 	if e.lockFree() {
@@ -235,7 +270,7 @@ func (s *shard) countLookup(hit bool) {
 // be written to or kept: copy what you need. fn runs without any lock held, so it may call
 // any method of the cache, Close included; the memory it reads stays intact until it returns.
 func (c *Cache) View(key []byte, fn func(value []byte)) bool {
-	e := c.e
+	e := c.engine()
 	h := e.hash(key)
 	s := e.shardFor(h)
 	s.mu.RLock()
@@ -277,7 +312,7 @@ func (e *engine) endView(s *shard, seg arena.ID) {
 
 // Has reports whether key is present and unexpired. It does not count as a use of the entry.
 func (c *Cache) Has(key []byte) bool {
-	e := c.e
+	e := c.engine()
 	h := e.hash(key)
 	s := e.shardFor(h)
 	if e.lockFree() {
@@ -296,7 +331,7 @@ func (c *Cache) Has(key []byte) bool {
 // TTL returns the time key has left to live and true; 0 and true for an entry that never
 // expires; 0 and false when key is absent or expired.
 func (c *Cache) TTL(key []byte) (time.Duration, bool) {
-	e := c.e
+	e := c.engine()
 	h := e.hash(key)
 	s := e.shardFor(h)
 	s.mu.RLock()
@@ -317,7 +352,7 @@ func (c *Cache) TTL(key []byte) (time.Duration, bool) {
 // Delete removes key and reports whether it was present (an expired entry is removed too, but
 // reports false).
 func (c *Cache) Delete(key []byte) bool {
-	e := c.e
+	e := c.engine()
 	h := e.hash(key)
 	s := e.shardFor(h)
 	s.lock()
@@ -342,9 +377,9 @@ func (c *Cache) Delete(key []byte) bool {
 // Len returns the number of entries in the cache. It counts expired entries the janitor has
 // not dropped yet; it returns 0 after Close.
 func (c *Cache) Len() int {
-	n := 0
-	for i := range c.e.shards {
-		s := &c.e.shards[i]
+	e, n := c.engine(), 0
+	for i := range e.shards {
+		s := &e.shards[i]
 		s.mu.RLock()
 		if !s.closed {
 			n += s.entries
@@ -371,11 +406,12 @@ type Stats struct {
 // Stats returns the cache's counters. After Close, Entries, LiveBytes and UsedBytes read 0;
 // the counters and Capacity remain.
 func (c *Cache) Stats() Stats {
-	st := Stats{Capacity: len(c.e.region)}
-	lookups, misses := c.e.readers.counts()
+	e := c.engine()
+	st := Stats{Capacity: len(e.region)}
+	lookups, misses := e.readers.counts()
 	st.Hits, st.Misses = lookups-misses, misses
-	for i := range c.e.shards {
-		s := &c.e.shards[i]
+	for i := range e.shards {
+		s := &e.shards[i]
 		st.Hits += s.hits.Load()
 		st.Misses += s.misses.Load()
 		s.mu.RLock()
@@ -398,8 +434,9 @@ func (c *Cache) Stats() Stats {
 // the mapping stays, ready for new entries. Memory that a running View callback reads is
 // released when the callback returns. Reset on a closed cache does nothing.
 func (c *Cache) Reset() {
-	for i := range c.e.shards {
-		s := &c.e.shards[i]
+	e := c.engine()
+	for i := range e.shards {
+		s := &e.shards[i]
 		s.lock()
 		if !s.closed {
 			s.resetLocked()
@@ -415,6 +452,9 @@ func (c *Cache) Reset() {
 // idempotent and always returns nil; the error is for the unmapping, which does not fail in
 // practice.
 func (c *Cache) Close() error {
+	if c == nil || c.handle == nil {
+		return nil
+	}
 	c.cleanup.Stop()
 	err := c.e.close()
 	runtime.KeepAlive(c)

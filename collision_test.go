@@ -9,23 +9,31 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Forced hash collisions: a hash override sends keys to chosen hashes. Colliding keys must all
+// Forced hash collisions: a hash remap sends keys to chosen hashes. Colliding keys must all
 // stay retrievable as long as their probe window has room, never return each other's values,
 // and once the window is full, displace only each other.
 
 func collisionKey(group, i int) []byte { return fmt.Appendf(nil, "g%d-key-%d", group, i) }
 
-// hashByGroup makes keys of group g hash to hashes[g]: the group is read back from the key.
-func hashByGroup(hashes []uint64) func([]byte) uint64 {
-	return func(k []byte) uint64 {
-		g := 0
-		for _, b := range k[1:] {
-			if b == '-' {
-				break
-			}
-			g = g*10 + int(b-'0')
+// collisionKeysPerGroup bounds the i of the collision keys that hashByGroup remaps; the tests
+// also use i = 99999 for a key never stored.
+const collisionKeysPerGroup = 1000
+
+// hashByGroup makes collision keys of group g hash to hashes[g]. The remap sees only the real
+// hash, under the seed 0 that a remap brings, so it looks that up among the keys' hashes.
+func hashByGroup(hashes []uint64) func(uint64) uint64 {
+	group := make(map[uint64]int)
+	for g := range hashes {
+		for i := range collisionKeysPerGroup {
+			group[hashKey(collisionKey(g, i), 0)] = g
 		}
-		return hashes[g]
+		group[hashKey(collisionKey(g, 99999), 0)] = g
+	}
+	return func(h uint64) uint64 {
+		if g, ok := group[h]; ok {
+			return hashes[g]
+		}
+		panic("hashByGroup: not a collision key")
 	}
 }
 
@@ -183,7 +191,7 @@ func TestCollisionsSameTagAndHome(t *testing.T) {
 // TestCollisionsEmptyAndPrefixKeys: keys that are prefixes of each other, with the same hash.
 func TestCollisionsPrefixKeys(t *testing.T) {
 	leakCheck(t)
-	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, nil, func([]byte) uint64 { return 42 << 16 })
+	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, nil, func(uint64) uint64 { return 42 << 16 })
 	keys := [][]byte{nil, []byte("a"), []byte("aa"), []byte("aaa"), []byte("a\x00"), bytes.Repeat([]byte("a"), 1000)}
 	for i, k := range keys {
 		require.NoError(t, c.Set(k, []byte{byte(i)}))

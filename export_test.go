@@ -4,14 +4,17 @@ import "sync/atomic"
 
 // Test hooks: internals exposed to the package's tests without widening the API.
 
-// newTestCache is New with a fake clock (nil for the real one) and a hash override (nil for
-// the real hash), for deterministic TTLs and forced collisions.
-func newTestCache(cfg Config, clock func() int64, hash func([]byte) uint64) (*Cache, error) {
+// newTestCache is New with a fake clock (nil for the real one) and a hash remap (nil for the
+// real hash), for deterministic TTLs and forced collisions. With a remap, the hash seed is 0,
+// so that a test can compute the real hash of its keys (hashKey(key, 0)) and remap them.
+func newTestCache(cfg Config, clock func() int64, remap func(uint64) uint64) (*Cache, error) {
 	e, err := newEngine(cfg, clock)
 	if err != nil {
 		return nil, err
 	}
-	e.hashOverride = hash
+	if remap != nil {
+		e.seed, e.hashRemap = 0, remap
+	}
 	return newCache(e), nil
 }
 

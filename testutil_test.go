@@ -91,9 +91,9 @@ func leakCheck(t testing.TB) {
 // the run can no longer be closed, so the leak checks stand down.
 var lockLeftHeld atomic.Bool
 
-// newCacheT makes a cache for a test with an optional fake clock and hash override, checks
-// its invariants at the end of the test and closes it.
-func newCacheT(t testing.TB, cfg Config, clock *fakeClock, hash func([]byte) uint64) *Cache {
+// newCacheT makes a cache for a test with an optional fake clock and hash remap (see
+// newTestCache), checks its invariants at the end of the test and closes it.
+func newCacheT(t testing.TB, cfg Config, clock *fakeClock, hash func(uint64) uint64) *Cache {
 	t.Helper()
 	var now func() int64
 	if clock != nil {
@@ -160,16 +160,6 @@ func fillValue(v, key []byte, version int) {
 		h ^= h << 5
 		v[i] = byte(h)
 	}
-}
-
-// fnv64 is a small hash for hash overrides; it allocates nothing.
-func fnv64(key []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, b := range key {
-		h ^= uint64(b)
-		h *= 1099511628211
-	}
-	return h
 }
 
 // procRSS returns the resident set size of the process in bytes, from /proc/self/status

@@ -20,8 +20,9 @@ func newTestCache(cfg Config, clock func() int64, remap func(uint64) uint64) (*C
 
 // check verifies the invariants of every shard; see shard.checkLocked.
 func (c *Cache) check() error {
-	for i := range c.e.shards {
-		s := &c.e.shards[i]
+	e := c.engine()
+	for i := range e.shards {
+		s := &e.shards[i]
 		s.lock()
 		var err error
 		if !s.closed {
@@ -36,7 +37,7 @@ func (c *Cache) check() error {
 }
 
 // janitorPass runs one janitor pass now, as the background goroutine would.
-func (c *Cache) janitorPass() { c.e.janitorPass() }
+func (c *Cache) janitorPass() { c.engine().janitorPass() }
 
 // fakeClock is a clock tests move by hand, in nanoseconds.
 type fakeClock struct{ t atomic.Int64 }

@@ -501,3 +501,67 @@ func TestConcurrentStress(t *testing.T) {
 	}
 	require.Zero(t, c.e.views.Load())
 }
+
+// cacheHolder keeps a Cache by value, as a user's struct might.
+type cacheHolder struct{ cache Cache }
+
+// copyCache makes a cache, stores one entry, and returns a copy of the Cache struct; the
+// original *Cache is unreachable once it returns.
+//
+//go:noinline
+func copyCache(t *testing.T) (*cacheHolder, *engine) {
+	c, err := New(Config{Capacity: 4 << 20})
+	require.NoError(t, err)
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	return &cacheHolder{cache: *c}, c.e
+}
+
+// gcCycles runs n garbage collections and waits, each time, until the cleanups queued by that
+// collection had their turn: a sentinel object dropped before it gets a cleanup of its own,
+// which signals a channel.
+func gcCycles(n int) {
+	for range n {
+		done := make(chan struct{})
+		sentinel := new([16]byte)
+		runtime.AddCleanup(sentinel, func(ch chan struct{}) { close(ch) }, done)
+		sentinel = nil
+		runtime.GC()
+		<-done
+	}
+}
+
+// TestCopiedCache: a copy of the Cache struct is the same cache, kept alive by any copy; the
+// cleanup runs only once the last copy is unreachable. Before, the cleanup sat on the struct
+// that New returned, and closed the cache under a copy still in use.
+func TestCopiedCache(t *testing.T) {
+	leakCheck(t)
+	before := liveMappings.Load()
+	h, e := copyCache(t)
+	gcCycles(3)
+	require.False(t, e.closed.Load(), "the original's cleanup closed the cache under its copy")
+	v, ok := h.cache.Get(nil, []byte("k"))
+	require.True(t, ok)
+	require.Equal(t, "v", string(v))
+	require.NoError(t, h.cache.Set([]byte("k2"), []byte("v2")))
+	runtime.KeepAlive(h)
+	// Now the last copy goes: the cleanup unmaps.
+	h = nil
+	require.NoError(t, settle(before, janitorGoroutines(), 30*time.Second))
+	require.True(t, e.released.Load())
+}
+
+// TestZeroCache: a zero Cache, and a nil *Cache, behave as closed caches: no panic.
+func TestZeroCache(t *testing.T) {
+	var zero Cache
+	var nilCache *Cache
+	for _, c := range []*Cache{&zero, nilCache} {
+		assertClosed(t, c)
+		require.ErrorIs(t, c.Set(nil, nil), ErrClosed)
+		st := c.Stats()
+		require.Zero(t, st.Capacity)
+		require.Zero(t, st.Entries)
+		c.Reset()
+		require.NoError(t, c.Close())
+		require.NoError(t, c.Close())
+	}
+}

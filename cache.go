@@ -229,7 +229,16 @@ func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
 			return out, hit
 		}
 	}
+	dst, ok := s.getLocked(dst, h, key)
+	runtime.KeepAlive(c)
+	return dst, ok
+}
+
+// getLocked is Get under the read lock.
+func (s *shard) getLocked(dst []byte, h uint64, key []byte) ([]byte, bool) {
 	s.mu.RLock()
+	defer s.mu.RUnlock() // a panic, whatever its cause, must not leave the lock held
+	mayPanic(pointReadLocked)
 	b, i, pos, en, ok := s.lookupLive(h, key)
 	if ok {
 		s.tbl.markAccessed(b, i)
@@ -238,8 +247,6 @@ func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
 	// Counted before the unlock: the counters share the lock's cache line, which this core
 	// holds now and may not once another core has taken the lock.
 	s.countLookup(ok)
-	s.mu.RUnlock()
-	runtime.KeepAlive(c)
 	return dst, ok
 }
 
@@ -269,44 +276,66 @@ func (s *shard) countLookup(hit bool) {
 // NOTE: value points into the cache's mapping. It is valid only until fn returns and must not
 // be written to or kept: copy what you need. fn runs without any lock held, so it may call
 // any method of the cache, Close included; the memory it reads stays intact until it returns.
+// If fn panics, the panic goes on to View's caller, and the cache is left as if fn had
+// returned.
 func (c *Cache) View(key []byte, fn func(value []byte)) bool {
 	e := c.engine()
 	h := e.hash(key)
 	s := e.shardFor(h)
-	s.mu.RLock()
-	b, i, pos, en, ok := s.lookupLive(h, key)
+	v, seg, ok := s.pinValue(h, key)
 	if !ok {
-		s.mu.RUnlock()
-		s.countLookup(false)
 		runtime.KeepAlive(c)
 		return false
 	}
-	s.tbl.markAccessed(b, i)
-	// Pin the segment so no writer moves or reuses its bytes, and count the view so Close
-	// leaves the mapping to the last view out.
-	seg := s.segOf(pos)
-	s.ar.Pin(seg)
-	e.views.Add(1)
-	v := s.value(pos, &en)
-	s.mu.RUnlock()
-	s.countLookup(true)
 	defer e.endView(s, seg) // even if fn panics
 	fn(v)
 	runtime.KeepAlive(c)
 	return true
 }
 
+// pinValue finds key's live value for View and pins its segment, so that no writer moves or
+// reuses its bytes, and counts the view, so that Close leaves the mapping to the last view out.
+// The caller must call endView once it is done with value.
+func (s *shard) pinValue(h uint64, key []byte) (value []byte, seg arena.ID, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	mayPanic(pointReadLocked)
+	b, i, pos, en, ok := s.lookupLive(h, key)
+	s.countLookup(ok)
+	if !ok {
+		return nil, 0, false
+	}
+	s.tbl.markAccessed(b, i)
+	value = s.value(pos, &en)
+	seg = s.segOf(pos)
+	// Nothing after this may panic: the caller ends the view only once pinValue has returned.
+	s.ar.Pin(seg)
+	s.e.views.Add(1)
+	return value, seg, true
+}
+
+// endView ends a view that pinValue began. Whatever happens, even a panic, the view is no
+// longer counted when it returns, so that a Close waiting for it can unmap.
 func (e *engine) endView(s *shard, seg arena.ID) {
+	defer e.viewEnded()
 	if s.ar.Unpin(seg) {
 		// The last reader of a segment that Reset dropped meanwhile: free it.
-		s.lock()
-		if !s.closed && s.ar.IsRetired(seg) && s.ar.Pins(seg) == 0 {
-			s.ar.Release(seg)
-		}
-		s.unlock()
+		s.releaseRetired(seg)
 	}
+}
+
+func (e *engine) viewEnded() {
 	if e.views.Add(-1) == 0 && e.closed.Load() {
 		e.release()
+	}
+}
+
+func (s *shard) releaseRetired(seg arena.ID) {
+	s.lock()
+	defer s.unlock()
+	mayPanic(pointEndView)
+	if !s.closed && s.ar.IsRetired(seg) && s.ar.Pins(seg) == 0 {
+		s.ar.Release(seg)
 	}
 }
 
@@ -321,10 +350,16 @@ func (c *Cache) Has(key []byte) bool {
 			return found
 		}
 	}
-	s.mu.RLock()
-	_, _, _, _, ok := s.lookupLive(h, key)
-	s.mu.RUnlock()
+	ok := s.hasLocked(h, key)
 	runtime.KeepAlive(c)
+	return ok
+}
+
+func (s *shard) hasLocked(h uint64, key []byte) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	mayPanic(pointReadLocked)
+	_, _, _, _, ok := s.lookupLive(h, key)
 	return ok
 }
 
@@ -333,19 +368,23 @@ func (c *Cache) Has(key []byte) bool {
 func (c *Cache) TTL(key []byte) (time.Duration, bool) {
 	e := c.engine()
 	h := e.hash(key)
-	s := e.shardFor(h)
+	left, ok := e.shardFor(h).ttl(h, key)
+	runtime.KeepAlive(c)
+	return left, ok
+}
+
+func (s *shard) ttl(h uint64, key []byte) (left time.Duration, ok bool) {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
+	mayPanic(pointReadLocked)
 	_, _, _, en, ok := s.lookupLive(h, key)
-	var left time.Duration
 	if ok && en.flags&flagTTL != 0 {
-		left = time.Duration(en.expire - e.now())
+		left = time.Duration(en.expire - s.e.now())
 		// The clock moved on since lookupLive: if the entry expired meanwhile, it is absent
 		// (0 and true would say it never expires, and a negative TTL means nothing).
 		ok = left > 0
 		left = max(left, 0)
 	}
-	s.mu.RUnlock()
-	runtime.KeepAlive(c)
 	return left, ok
 }
 
@@ -354,23 +393,30 @@ func (c *Cache) TTL(key []byte) (time.Duration, bool) {
 func (c *Cache) Delete(key []byte) bool {
 	e := c.engine()
 	h := e.hash(key)
-	s := e.shardFor(h)
-	s.lock()
-	present := false
-	if !s.closed {
-		if b, i, pos, en, ok := s.lookup(h, key); ok {
-			present = !en.expired(e.now())
-			s.dropLocked(s.tbl.home(h), b, i, pos, &en)
-			if present {
-				s.deletes++
-			} else {
-				s.expirations++
-			}
-			s.debugCheckLocked()
-		}
-	}
-	s.unlock()
+	present := e.shardFor(h).delete(h, key)
 	runtime.KeepAlive(c)
+	return present
+}
+
+func (s *shard) delete(h uint64, key []byte) (present bool) {
+	s.lock()
+	defer s.unlock()
+	mayPanic(pointWriteLocked)
+	if s.closed {
+		return false
+	}
+	b, i, pos, en, ok := s.lookup(h, key)
+	if !ok {
+		return false
+	}
+	present = !en.expired(s.e.now())
+	s.dropLocked(s.tbl.home(h), b, i, pos, &en)
+	if present {
+		s.deletes++
+	} else {
+		s.expirations++
+	}
+	s.debugCheckLocked()
 	return present
 }
 
@@ -379,55 +425,10 @@ func (c *Cache) Delete(key []byte) bool {
 func (c *Cache) Len() int {
 	e, n := c.engine(), 0
 	for i := range e.shards {
-		s := &e.shards[i]
-		s.mu.RLock()
-		if !s.closed {
-			n += s.entries
-		}
-		s.mu.RUnlock()
+		n += e.shards[i].stats(nil)
 	}
 	runtime.KeepAlive(c)
 	return n
-}
-
-// Stats is a snapshot of a cache's counters and sizes.
-type Stats struct {
-	Hits, Misses uint64 // lookups by Get and View that found, or did not find, a live entry
-	Sets         uint64 // successful Sets
-	Deletes      uint64 // Deletes that found the key
-	Evictions    uint64 // entries dropped to make room
-	Expirations  uint64 // expired entries dropped
-	Entries      int    // entries present, as Len
-	LiveBytes    int    // bytes of their keys and values
-	UsedBytes    int    // bytes of the mapping in use: table, bookkeeping, written segments
-	Capacity     int    // bytes mapped
-}
-
-// Stats returns the cache's counters. After Close, Entries, LiveBytes and UsedBytes read 0;
-// the counters and Capacity remain.
-func (c *Cache) Stats() Stats {
-	e := c.engine()
-	st := Stats{Capacity: len(e.region)}
-	lookups, misses := e.readers.counts()
-	st.Hits, st.Misses = lookups-misses, misses
-	for i := range e.shards {
-		s := &e.shards[i]
-		st.Hits += s.hits.Load()
-		st.Misses += s.misses.Load()
-		s.mu.RLock()
-		st.Sets += s.sets
-		st.Deletes += s.deletes
-		st.Evictions += s.evictions
-		st.Expirations += s.expirations
-		if !s.closed {
-			st.Entries += s.entries
-			st.LiveBytes += s.liveBytes
-			st.UsedBytes += s.usedBytes()
-		}
-		s.mu.RUnlock()
-	}
-	runtime.KeepAlive(c)
-	return st
 }
 
 // Reset drops every entry and gives the cache's physical memory back to the operating system;
@@ -436,14 +437,18 @@ func (c *Cache) Stats() Stats {
 func (c *Cache) Reset() {
 	e := c.engine()
 	for i := range e.shards {
-		s := &e.shards[i]
-		s.lock()
-		if !s.closed {
-			s.resetLocked()
-		}
-		s.unlock()
+		e.shards[i].reset()
 	}
 	runtime.KeepAlive(c)
+}
+
+func (s *shard) reset() {
+	s.lock()
+	defer s.unlock()
+	mayPanic(pointReset)
+	if !s.closed {
+		s.resetLocked()
+	}
 }
 
 // Close stops the janitor, waits for the calls in progress, and unmaps the cache's memory.
@@ -469,19 +474,31 @@ func (e *engine) close() error {
 			<-e.janitorDone
 		}
 		e.closing.Store(true) // lock-free readers that start from now on touch nothing
+		// Deferred, so that Close completes even if marking a shard panicked: a cache half
+		// closed would keep its mapping for good.
+		defer func() {
+			for i := range e.shards {
+				e.shards[i].markClosed() // again: a no-op on the shards marked already
+			}
+			e.readers.wait() // and those that started before are done
+			e.closed.Store(true)
+			if e.views.Load() == 0 {
+				err = e.release()
+			}
+		}()
 		for i := range e.shards {
-			s := &e.shards[i]
-			s.lock()
-			s.closed = true
-			s.unlock()
-		}
-		e.readers.wait() // and those that started before are done
-		e.closed.Store(true)
-		if e.views.Load() == 0 {
-			err = e.release()
+			e.shards[i].markClosed()
+			mayPanic(pointClose)
 		}
 	})
 	return err
+}
+
+// markClosed marks the shard closed: no call that takes its lock touches the mapping after.
+func (s *shard) markClosed() {
+	s.lock()
+	defer s.unlock()
+	s.closed = true
 }
 
 // release unmaps the region, once, after Close when no View callback runs.

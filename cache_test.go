@@ -20,11 +20,11 @@ func TestBasicAPI(t *testing.T) {
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, nil)
 
-	// Empty: the tables and the arena bookkeeping of every shard, nothing else.
+	// Empty: nothing used; the tables and the arena bookkeeping of every shard reserved.
 	lay := c.e.lay
 	require.Equal(t, 4, lay.shards)
-	wantUsed := lay.shards * (lay.buckets*bucketSize + arena.Overhead(lay.segments))
-	assert.Equal(t, Stats{UsedBytes: wantUsed, Capacity: 8 << 20}, c.Stats(), "a new cache")
+	reserved := lay.shards * (lay.tableBytes + arena.Overhead(lay.segments))
+	assert.Equal(t, Stats{ReservedBytes: reserved, Capacity: 8 << 20}, c.Stats(), "a new cache")
 	assert.Zero(t, c.Len())
 
 	// Miss: dst comes back as it was.
@@ -109,9 +109,10 @@ func TestBasicAPI(t *testing.T) {
 	assert.Equal(t, 4, st.Entries)
 	assert.Equal(t, len("k")+1+len("empty")+len("under the empty key")+len("k\x00")+len("other"), st.LiveBytes)
 	assert.Equal(t, 8<<20, st.Capacity)
-	assert.Greater(t, st.UsedBytes, wantUsed)
-	assert.LessOrEqual(t, st.UsedBytes, st.Capacity)
-	assert.Zero(t, st.UsedBytes%8, "entries are 8-byte aligned")
+	assert.Equal(t, reserved, st.ReservedBytes)
+	assert.LessOrEqual(t, st.UsedBytes+st.ReservedBytes, st.Capacity)
+	assert.Positive(t, segmentBytes(st))
+	assert.Zero(t, segmentBytes(st)%8, "entries are 8-byte aligned")
 
 	// Delete.
 	assert.True(t, c.Delete([]byte("k")))

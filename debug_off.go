@@ -9,3 +9,6 @@ const debug = false
 // broken reports a broken internal invariant. Release builds carry on, treating the entry at
 // hand as gone: a cache may lose an entry, but must not crash its process.
 func broken(string) {}
+
+// mayPanic is a point where debug builds can inject a panic (panicpoints.go); here, nothing.
+func mayPanic(panicPoint) {}

@@ -43,19 +43,28 @@ func (e *engine) janitorPass() {
 	for i := range e.shards {
 		s := &e.shards[i]
 		for range janitorStepsPerPass {
-			s.lock()
-			if s.closed {
-				s.unlock()
+			did, closed := s.janitorStep()
+			if closed {
 				return
 			}
-			did := s.janitorStepLocked()
-			s.debugCheckLocked()
-			s.unlock()
 			if !did {
 				break
 			}
 		}
 	}
+}
+
+// janitorStep takes the shard's write lock for one janitor step; see janitorStepLocked.
+func (s *shard) janitorStep() (did, closed bool) {
+	s.lock()
+	defer s.unlock()
+	mayPanic(pointJanitor)
+	if s.closed {
+		return false, true
+	}
+	did = s.janitorStepLocked()
+	s.debugCheckLocked()
+	return did, false
 }
 
 // janitorStepLocked does one unit of janitor work on the shard and reports whether there was

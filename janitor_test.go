@@ -61,12 +61,12 @@ func TestJanitorExpiryStep(t *testing.T) {
 	require.Equal(t, int64(1+int64(time.Second)), s.ar.Seg(tail).MinExpire, "the segment's earliest expiry")
 	assert.False(t, janitorStep(c), "nothing expired, nothing fragmented")
 
-	used := c.Stats().UsedBytes
+	used := segmentBytes(c.Stats())
 	clock.advance(int64(time.Second))
 	assert.True(t, janitorStep(c))
 	assert.Equal(t, 40, c.Len())
 	assert.Equal(t, uint64(20), c.Stats().Expirations)
-	assert.Equal(t, used, c.Stats().UsedBytes, "expiry drops entries where they lie")
+	assert.Equal(t, used, segmentBytes(c.Stats()), "expiry drops entries where they lie")
 	assert.Equal(t, int64(1+2*int64(time.Second)), s.ar.Seg(tail).MinExpire, "recomputed")
 	assert.False(t, janitorStep(c))
 
@@ -122,7 +122,7 @@ func TestJanitorCompaction(t *testing.T) {
 	for i := range 33 {
 		require.Equal(t, arena.ID(i/8), segOfKey(t, c, key(i)))
 	}
-	used := c.Stats().UsedBytes
+	used := segmentBytes(c.Stats())
 	assert.False(t, janitorStep(c), "nothing to do")
 
 	// A dead segment is released.
@@ -132,7 +132,7 @@ func TestJanitorCompaction(t *testing.T) {
 	assert.Equal(t, uint32(0), s.ar.Seg(0).Live)
 	assert.True(t, janitorStep(c))
 	assert.Equal(t, []arena.ID{1, 2, 3, 4}, queueOf(c))
-	assert.Equal(t, used-8*E, c.Stats().UsedBytes)
+	assert.Equal(t, used-8*E, segmentBytes(c.Stats()))
 	mustCheck(t, c, "after releasing")
 
 	// A segment with three live entries of eight moves into the tail, which has room for seven.
@@ -146,7 +146,7 @@ func TestJanitorCompaction(t *testing.T) {
 		readable(i)
 		require.Equal(t, arena.ID(4), segOfKey(t, c, key(i)))
 	}
-	assert.Equal(t, used-16*E+3*E, c.Stats().UsedBytes)
+	assert.Equal(t, used-16*E+3*E, segmentBytes(c.Stats()))
 	mustCheck(t, c, "after moving out")
 
 	// Fill the tail to one free entry; a half-dead segment then cannot move there, so it is

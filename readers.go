@@ -16,8 +16,9 @@ package mmcache
 //   - it writes nothing into the mapping until its read is validated; the one write it makes,
 //     an accessed bit, is an atomic OR on a word writers change only with atomic
 //     read-modify-writes;
-//   - nothing between claiming a slot and releasing it can panic (every index is checked), so
-//     a slot is never left owned, which would hold up Close for good;
+//   - nothing between claiming a slot and releasing it should panic (every index is checked),
+//     and the release is deferred all the same, so a slot is never left owned, which would hold
+//     up Close for good;
 //   - an attempt copies the value into dst before it knows the read is good, so a Get whose
 //     dst has spare room over the key's bytes takes the read lock instead;
 //   - a reader that finds a writer in spins, then yields, since a write lock is held for far
@@ -146,11 +147,12 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 	if r == nil {
 		return dst, false, false
 	}
+	// Deferred, so that a panic cannot leave the slot owned, which would hold up Close for good.
+	defer func() { r.release(done, hit) }()
 	out, hit, done = dst, false, true // a miss once Close has begun
 	if !e.closing.Load() {
 		out, hit, done = s.tryGet(dst, h, key)
 	}
-	r.release(done, hit)
 	return out, hit, done
 }
 
@@ -171,11 +173,11 @@ func (e *engine) hasLockFree(s *shard, h uint64, key []byte) (found, done bool) 
 	if r == nil {
 		return false, false
 	}
+	defer r.release(false, false) // even on a panic
 	found, done = false, true
 	if !e.closing.Load() {
 		found, done = s.tryHas(h, key)
 	}
-	r.release(false, false)
 	return found, done
 }
 
@@ -188,6 +190,7 @@ func (s *shard) tryGet(dst []byte, h uint64, key []byte) (out []byte, hit, done 
 			break
 		}
 		b, i, pos, en, found, sane := s.peek(h, key)
+		mayPanic(pointLockFree)
 		out = dst
 		if found && !s.expiredNow(&en) {
 			v := pos + en.valOff()

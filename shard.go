@@ -46,6 +46,7 @@ type shard struct {
 	hugeTableAt int
 
 	sets, deletes, evictions, expirations uint64
+	salvages                              uint64 // shard emptied after a panic under its lock
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
@@ -79,9 +80,12 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 }
 
 // lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
-// lock holder is seq's only writer. Lock-free readers run only on x86, which makes stores
-// visible in program order, and the compiler does not reorder stores, so a plain store of the
-// odd value is seen before the writes that follow: no fence needed.
+// lock holder is seq's only writer. Lock-free readers run only on x86, which makes ordinary
+// stores visible in program order, and the compiler does not reorder stores, so a plain store
+// of the odd value is seen before the writes that follow: no fence needed, except before a
+// copy large enough for non-temporal stores (see copyEntry).
+//
+// Every lock is followed by a deferred unlock, which also handles a panic under the lock.
 func (s *shard) lock() {
 	s.mu.Lock()
 	releaseStore(&s.seq, s.seq+1)
@@ -92,9 +96,33 @@ func (s *shard) lock() {
 
 // unlock makes seq even again, telling lock-free readers that began before that their read
 // overlapped a write, and releases the write lock.
+//
+// Deferred right after lock, it also catches a panic under the lock, whatever its cause: the
+// write it interrupted may have left the shard inconsistent, so the shard is emptied (salvage)
+// before the lock is released, and the panic goes on. No panic leaves a lock held, and none
+// leaves a half-written shard behind for the next caller.
 func (s *shard) unlock() {
+	if p := recover(); p != nil {
+		s.salvageLocked()
+		s.release()
+		panic(p)
+	}
+	s.release()
+}
+
+func (s *shard) release() {
 	releaseStore(&s.seq, s.seq+1)
 	s.mu.Unlock()
+}
+
+// salvageLocked empties the shard after a panic under its lock. If even that panics, the shard
+// is left as it is; its lock is released all the same.
+func (s *shard) salvageLocked() {
+	defer func() { _ = recover() }()
+	s.salvages++
+	if !s.closed {
+		s.resetLocked()
+	}
 }
 
 func (s *shard) segOf(pos int) arena.ID { return arena.ID(pos / s.segSize) }
@@ -135,8 +163,9 @@ func (s *shard) key(pos int, en *entry) []byte {
 func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	size := entrySize(len(key), len(value), expire != 0)
 	s.lock()
+	defer s.unlock()
+	mayPanic(pointWriteLocked)
 	if s.closed {
-		s.unlock()
 		return ErrClosed
 	}
 	b, i, pos, old, found := s.lookup(h, key)
@@ -144,19 +173,19 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 		// Same footprint and no View callback reading it: overwrite in place, which leaves no
 		// garbage behind. Locked readers are excluded; lock-free ones see seq odd and retry.
 		putEntry(s.data[pos:pos+size], key, value, expire)
+		mayPanic(pointOverwrite)
 		s.noteExpire(s.segOf(pos), expire)
 		s.liveBytes += len(value) - old.valLen
 		s.tbl.clearAccessed(b, i)
 		s.wroteLocked()
-		s.unlock()
 		return nil
 	}
 	newPos, reclaimed, err := s.alloc(size)
 	if err != nil {
-		s.unlock()
 		return err
 	}
 	putEntry(s.data[newPos:newPos+size], key, value, expire)
+	mayPanic(pointAppend)
 	seg := s.segOf(newPos)
 	s.ar.Seg(seg).Live += uint32(size)
 	s.noteExpire(seg, expire)
@@ -182,7 +211,6 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	}
 	s.liveBytes += len(key) + len(value)
 	s.wroteLocked()
-	s.unlock()
 	return nil
 }
 
@@ -237,24 +265,44 @@ func (s *shard) dropLocked(home, b uint32, i int, pos int, en *entry) {
 }
 
 // insertLocked adds a slot for a new entry at offset off. When the probe window is full it
-// evicts an entry of the home bucket: one not read since the clock last passed, if any.
+// makes room in the home bucket: it drops an expired entry if the bucket has one (an
+// expiration), or else evicts an entry not read since the clock last passed, or else one
+// picked by the hash.
 func (s *shard) insertLocked(h uint64, off uint32) {
 	home, tag := s.tbl.home(h), tagOf(h)
 	if _, _, ok := s.tbl.insert(home, tag, off); ok {
 		return
 	}
-	victim := int((h >> 8) % slotsPerBucket) // modulo first: int(h>>8) is negative on 32-bit
+	mayPanic(pointBucketFull)
+	now := s.e.now()
+	victim, unread, expired := int((h>>8)%slotsPerBucket), -1, false // modulo first: int(h>>8) is negative on 32-bit
+	var pos int
+	var en entry
 	for i := range slotsPerBucket {
-		if !s.tbl.accessed(home, i) {
-			victim = i
+		p := int(s.tbl.off(home, i)) << entryAlignBits
+		x := readEntry(s.data[p:])
+		if x.expired(now) {
+			victim, pos, en, expired = i, p, x, true
 			break
 		}
+		if unread < 0 && !s.tbl.accessed(home, i) {
+			unread = i
+		}
 	}
-	pos := int(s.tbl.off(home, victim)) << entryAlignBits
-	en := readEntry(s.data[pos:])
+	if !expired {
+		if unread >= 0 {
+			victim = unread
+		}
+		pos = int(s.tbl.off(home, victim)) << entryAlignBits
+		en = readEntry(s.data[pos:])
+	}
 	vh := s.e.hash(s.key(pos, &en))
 	s.dropLocked(s.tbl.home(vh), home, victim, pos, &en)
-	s.evictions++
+	if expired {
+		s.expirations++
+	} else {
+		s.evictions++
+	}
 	if _, _, ok := s.tbl.insert(home, tag, off); !ok {
 		panic("mmcache: table insert failed after making room") // unreachable: the home bucket has a free slot
 	}
@@ -279,11 +327,17 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 			continue
 		}
 		head := s.ar.Head()
+		if head == arena.None {
+			// Nothing free and nothing queued: every segment is retired, still read by View
+			// callbacks that began before a Reset.
+			break
+		}
 		if s.ar.Pins(head) != 0 {
 			s.ar.MoveToTail(head) // a View callback reads it: skip it this round
 			continue
 		}
 		reclaimed = true
+		mayPanic(pointEvict)
 		s.evictLocked(head, size)
 	}
 	return 0, reclaimed, fmt.Errorf("%w (%d segments)", ErrBusy, s.ar.Len())
@@ -343,6 +397,7 @@ func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 			}
 		}
 	}
+	mayPanic(pointCompact) // the table is updated, the segment's record not yet
 	r.Used, r.Live, r.MinExpire = uint32(w), uint32(w), minExp
 }
 
@@ -377,6 +432,7 @@ func (s *shard) moveOutLocked(x arena.ID) {
 		s.noteExpire(t, en.expire)
 		s.tbl.setOff(b, i, uint32(dst>>entryAlignBits))
 	}
+	mayPanic(pointMoveOut) // every entry moved, the segment not yet freed
 	s.ar.Release(x)
 }
 
@@ -405,6 +461,7 @@ func (s *shard) expireLocked(x arena.ID) {
 		}
 		s.dropLocked(home, b, i, pos, &en)
 		s.expirations++
+		mayPanic(pointExpire)
 	}
 	r.MinExpire = minExp
 }
@@ -413,6 +470,7 @@ func (s *shard) expireLocked(x arena.ID) {
 // still reads, which the arena retires until the callback ends.
 func (s *shard) resetLocked() {
 	s.ar.Reset()
+	mayPanic(pointReset) // the arena is empty, the table still full
 	zeroPages(s.tbl.mem)
 	if s.ar.Retired() == 0 {
 		dropPages(s.data)
@@ -427,12 +485,16 @@ func (s *shard) resetLocked() {
 	s.debugCheckLocked()
 }
 
-// usedBytes is the part of the shard's mapping in use: table, arena bookkeeping, and every
-// segment up to its write position. Read lock held.
+// usedBytes is the part of the shard's mapping that holds data: every segment up to its write
+// position, retired ones whole, and the table slots of the entries. Read lock held.
 func (s *shard) usedBytes() int {
-	n := len(s.tbl.mem) + arena.Overhead(s.ar.Len())
+	n := s.entries * slotBytes
 	for id := s.ar.Head(); id != arena.None; id = s.ar.Next(id) {
 		n += int(s.ar.Seg(id).Used)
 	}
 	return n + s.ar.Retired()*s.segSize
 }
+
+// reservedBytes is the part of the shard's mapping set aside for the table and the arena's
+// bookkeeping.
+func (s *shard) reservedBytes() int { return s.e.lay.tableBytes + arena.Overhead(s.ar.Len()) }

@@ -178,3 +178,6 @@ func procRSS(t testing.TB) int64 {
 	t.Fatal("no VmRSS line in /proc/self/status")
 	return 0
 }
+
+// segmentBytes is the part of UsedBytes in segments: UsedBytes less the entries' table slots.
+func segmentBytes(st Stats) int { return st.UsedBytes - st.Entries*slotBytes }

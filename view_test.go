@@ -138,3 +138,93 @@ func TestLifecycleRaces(t *testing.T) {
 		require.True(t, c.e.released.Load())
 	}
 }
+
+// TestResetWithEverySegmentPinned: View callbacks pin every segment of a one-shard cache, a
+// Reset inside the innermost retires them all, and a Set then finds neither a free nor a queued
+// segment. It must return ErrBusy; it used to index the arena's records with None and panic
+// with the write lock held, wedging the shard for good.
+func TestResetWithEverySegmentPinned(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, MaxEntrySize: 100 << 10, JanitorInterval: -1}, nil, nil)
+	s := &c.e.shards[0]
+	nsegs := s.ar.Len()
+	big := make([]byte, s.segSize/2+1)
+	for i := range nsegs {
+		require.NoError(t, c.Set([]byte{byte(i)}, big))
+	}
+	var nest func(i int)
+	nest = func(i int) {
+		if i == nsegs {
+			c.Reset()
+			require.Equal(t, nsegs, s.ar.Retired())
+			require.ErrorIs(t, c.Set([]byte("after reset"), big), ErrBusy)
+			require.ErrorIs(t, c.Set([]byte("small"), []byte("v")), ErrBusy)
+			_, ok := c.Get(nil, []byte{0})
+			require.False(t, ok, "Reset dropped every entry")
+			return
+		}
+		require.True(t, c.View([]byte{byte(i)}, func([]byte) { nest(i + 1) }))
+	}
+	nest(0)
+	require.Zero(t, s.ar.Retired(), "the last view out frees each retired segment")
+	require.NoError(t, c.Set([]byte("after the views"), big))
+	v, ok := c.Get(nil, []byte("after the views"))
+	require.True(t, ok)
+	require.Len(t, v, len(big))
+}
+
+// TestResetUnderConcurrentViews: the same with one goroutine per View on a default 64 MiB
+// cache: each goroutine holds a View of an entry in its own segment until told to end it.
+func TestResetUnderConcurrentViews(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: 64 << 20, JanitorInterval: -1}, nil, nil)
+	// Fill each shard's every segment with one entry each: large entries, one per segment.
+	var keys [][]byte
+	for si := range c.e.shards {
+		s := &c.e.shards[si]
+		big := make([]byte, s.segSize/2+1)
+		for n, i := 0, 0; n < s.ar.Len(); i++ {
+			k := fmt.Appendf(nil, "s%d-%d", si, i)
+			if c.e.shardFor(c.e.hash(k)) != s {
+				continue
+			}
+			require.NoError(t, c.Set(k, big))
+			keys = append(keys, k)
+			n++
+		}
+	}
+	for si := range c.e.shards {
+		require.Equal(t, c.e.shards[si].ar.Len(), c.e.shards[si].ar.Queued(), "shard %d: every segment holds an entry", si)
+	}
+	release := make(chan struct{})
+	var started, ended sync.WaitGroup
+	for _, k := range keys {
+		started.Add(1)
+		ended.Add(1)
+		go func() {
+			defer ended.Done()
+			ok := c.View(k, func([]byte) {
+				started.Done()
+				<-release
+			})
+			if !ok {
+				started.Done()
+				t.Errorf("View of %q missed", k)
+			}
+		}()
+	}
+	started.Wait()
+	c.Reset()
+	for i := range 100 {
+		k := fmt.Appendf(nil, "new-%d", i)
+		require.ErrorIs(t, c.Set(k, []byte("v")), ErrBusy, "every segment is retired and still read")
+	}
+	_, ok := c.Get(nil, keys[0])
+	require.False(t, ok)
+	close(release)
+	ended.Wait()
+	for i := range 100 {
+		require.NoError(t, c.Set(fmt.Appendf(nil, "new-%d", i), []byte("v")))
+	}
+	require.Equal(t, 100, c.Len())
+}

@@ -3,8 +3,12 @@ package mmcache
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -149,4 +153,121 @@ func TestReleaseFailure(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "reset", string(v))
 	require.NoError(t, c.check())
+}
+
+// TestBadConfigMessages: every refusal names the field to change and the limit, in plain
+// English ("1 segment", never "1 segments").
+func TestBadConfigMessages(t *testing.T) {
+	leakCheck(t)
+	exact := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Capacity: 1000}, "mmcache: invalid config: Capacity 1000 is below the minimum of 1048576 bytes"},
+		{Config{Capacity: 64 << 20, Shards: 3}, "mmcache: invalid config: Shards 3 is not 0 or a power of two up to 65536"},
+		{Config{Capacity: 64 << 20, DefaultTTL: -time.Second}, "mmcache: invalid config: DefaultTTL -1s is negative"},
+		{Config{Capacity: 64 << 20, MaxEntrySize: -1}, "mmcache: invalid config: MaxEntrySize -1 is negative"},
+		{Config{Capacity: 64 << 20, MaxEntrySize: 1 << 30}, "mmcache: invalid config: MaxEntrySize 1073741824 is above the limit of 1073741808 bytes"},
+		{Config{Capacity: 64 << 20, AvgEntrySize: -5}, "mmcache: invalid config: AvgEntrySize -5 is negative"},
+	}
+	if strconv.IntSize == 64 {
+		huge := uint64(1)<<51 + 1<<30 // a shard would exceed what 32-bit offsets address
+		exact = append(exact, struct {
+			cfg  Config
+			want string
+		}{Config{Capacity: int(huge)}, "mmcache: invalid config: Capacity 2251800887427072 is above the limit of 2251799813685248 bytes (65536 shards of at most 34359738368 bytes)"},
+			struct {
+				cfg  Config
+				want string
+			}{Config{Capacity: int(huge >> 11 &^ (1 << 19)) /* 2^40 */, Shards: 8}, "mmcache: invalid config: Shards 8 is too few for Capacity 1099511627776: a shard holds at most 34359738368 bytes; use 32 or more, or 0"})
+	}
+	for _, tc := range exact {
+		_, err := New(tc.cfg)
+		require.ErrorIs(t, err, ErrInvalidConfig)
+		require.Equal(t, tc.want, err.Error())
+	}
+	// Layouts that do not fit: the message names the fields to change and the count needed.
+	for _, tc := range []struct {
+		cfg    Config
+		fields []string
+	}{
+		{Config{Capacity: MinCapacity, MaxEntrySize: MinCapacity / 2}, []string{"Capacity 1048576 leaves room for 1 segment of 528384 bytes", "needs 4", "MaxEntrySize", "raise Capacity"}},
+		{Config{Capacity: MinCapacity, MaxEntrySize: MinCapacity}, []string{"room for 0 segments", "MaxEntrySize", "Capacity"}},
+		{Config{Capacity: 64 << 20, Shards: 1024, MaxEntrySize: 1 << 20}, []string{"in 1024 shards", "Shards", "MaxEntrySize", "Capacity"}},
+		{Config{Capacity: 8 << 20, Shards: 1, MaxEntrySize: 3 << 20}, []string{"in 1 shard leaves room for 2 segments", "Shards", "MaxEntrySize", "Capacity"}},
+	} {
+		_, err := New(tc.cfg)
+		require.ErrorIs(t, err, ErrInvalidConfig)
+		for _, f := range tc.fields {
+			require.Contains(t, err.Error(), f, "%+v", tc.cfg)
+		}
+		require.NotContains(t, err.Error(), " 1 segments")
+		require.NotContains(t, err.Error(), " 1 shards")
+	}
+}
+
+// TestDefaultMaxEntrySize: on defaults, a 1 MiB value fits under any valid key wherever the
+// capacity has room for it (from about 5 MiB), and a cache too small falls back to a 64th.
+func TestDefaultMaxEntrySize(t *testing.T) {
+	leakCheck(t)
+	require.Equal(t, 1_114_111, DefaultMaxEntrySize)
+	value := make([]byte, 1<<20)
+	longKey := bytes.Repeat([]byte("k"), MaxKeySize)
+	for _, capacity := range []int{6 << 20, 16 << 20, 64 << 20, 256 << 20} {
+		c, err := New(Config{Capacity: capacity, JanitorInterval: -1})
+		require.NoError(t, err)
+		require.Equal(t, DefaultMaxEntrySize, c.e.lay.maxEntry, "Capacity %d", capacity)
+		require.NoError(t, c.Set(longKey, value), "Capacity %d", capacity)
+		require.NoError(t, c.Set([]byte("short"), value), "Capacity %d", capacity)
+		require.ErrorIs(t, c.Set(longKey, append(value, 0)), ErrEntryTooLarge)
+		v, ok := c.Get(nil, longKey)
+		require.True(t, ok)
+		require.Len(t, v, 1<<20)
+		require.NoError(t, c.Close())
+	}
+	c, err := New(Config{Capacity: 2 << 20, JanitorInterval: -1})
+	require.NoError(t, err)
+	require.Equal(t, 32<<10, c.e.lay.maxEntry, "2 MiB is too small for the default")
+	require.NoError(t, c.Close())
+}
+
+// TestHugeLengthsRefused: a value whose length plus the key's would overflow an int (on 32-bit
+// platforms: a value near 2 GiB) is refused before anything reads it. The value is a slice
+// header over one byte, never read. The sum used to wrap negative, pass the size check and
+// panic under the shard lock.
+func TestHugeLengthsRefused(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: 8 << 20, JanitorInterval: -1}, nil, nil)
+	require.NoError(t, c.Set([]byte("kept"), []byte("v")))
+	one := make([]byte, 1)
+	n := math.MaxInt - 10 // fits a slice header on 32-bit platforms
+	if strconv.IntSize == 64 {
+		n = 1 << (strconv.IntSize - 24) // 2^40: the largest a 64-bit platform allows is far below MaxInt
+	}
+	value := unsafe.Slice(&one[0], n)
+	key := make([]byte, 100)
+	err := c.Set(key, value)
+	require.ErrorIs(t, err, ErrEntryTooLarge)
+	require.ErrorIs(t, c.SetWithTTL(key, value, time.Second), ErrEntryTooLarge)
+	require.False(t, c.Has(key))
+	v, ok := c.Get(nil, []byte("kept"))
+	require.True(t, ok)
+	require.Equal(t, "v", string(v))
+}
+
+// TestAvgEntrySizeExtremes: any AvgEntrySize, up to the largest int, gives a working cache:
+// it counts as MaxEntrySize at most. Near 2^62 (on 32-bit platforms at 1 GiB) the table
+// sizing used to wrap to 0 and divide by zero in New.
+func TestAvgEntrySizeExtremes(t *testing.T) {
+	leakCheck(t)
+	for _, avg := range []int{1, 1<<30 - 8, math.MaxInt32, math.MaxInt - 8, math.MaxInt} {
+		c, err := New(Config{Capacity: 8 << 20, AvgEntrySize: avg, JanitorInterval: -1})
+		require.NoError(t, err, "AvgEntrySize %d", avg)
+		for i := range 1000 {
+			require.NoError(t, c.Set(fmt.Appendf(nil, "k%d", i), []byte("v")))
+		}
+		require.Positive(t, c.Len())
+		require.NoError(t, c.check())
+		require.NoError(t, c.Close())
+	}
 }

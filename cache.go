@@ -195,7 +195,8 @@ func (c *Cache) SetWithTTL(key, value []byte, ttl time.Duration) error {
 }
 
 func (e *engine) set(key, value []byte, ttl time.Duration) error {
-	if len(key) > maxKeyLen || len(key)+len(value) > e.lay.maxEntry || ttl < 0 {
+	// Compared without adding the lengths, which could overflow an int on 32-bit platforms.
+	if len(key) > maxKeyLen || len(value) > e.lay.maxEntry-len(key) || ttl < 0 {
 		return e.badSet(len(key), len(value), ttl)
 	}
 	h := e.hash(key)
@@ -209,8 +210,8 @@ func (e *engine) badSet(keyLen, valueLen int, ttl time.Duration) error {
 		return ErrClosed
 	case keyLen > maxKeyLen:
 		return fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrEntryTooLarge, keyLen, maxKeyLen)
-	case keyLen+valueLen > e.lay.maxEntry:
-		return fmt.Errorf("%w: key and value of %d bytes, MaxEntrySize is %d", ErrEntryTooLarge, keyLen+valueLen, e.lay.maxEntry)
+	case valueLen > e.lay.maxEntry-keyLen:
+		return fmt.Errorf("%w: key of %d bytes and value of %d bytes, MaxEntrySize is %d", ErrEntryTooLarge, keyLen, valueLen, e.lay.maxEntry)
 	default:
 		return fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -206,4 +207,30 @@ func TestCollisionsPrefixKeys(t *testing.T) {
 	assert.True(t, c.Has([]byte("aaa")))
 	assert.False(t, c.Has([]byte("aa")))
 	mustCheck(t, c, "prefix keys")
+}
+
+// TestFullBucketPrefersExpired: when a full probe window needs room, an expired entry of the
+// home bucket goes first, and counts as an expiration, not an eviction. Before, the first
+// unread slot went, a live entry, counted as an eviction.
+func TestFullBucketPrefersExpired(t *testing.T) {
+	leakCheck(t)
+	clock := newFakeClock()
+	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, clock, hashByGroup([]uint64{0x1234_5678_0042_0000}))
+	window := c.e.shards[0].tbl.probeLen() * slotsPerBucket
+	for i := range window {
+		k := collisionKey(0, i)
+		ttl := time.Duration(0)
+		if i == 5 { // the sixth slot of the home bucket
+			ttl = time.Second
+		}
+		require.NoError(t, c.SetWithTTL(k, k, ttl))
+	}
+	clock.advance(int64(2 * time.Second))
+	require.NoError(t, c.Set(collisionKey(0, window), []byte("new")))
+	st := c.Stats()
+	assert.Equal(t, uint64(1), st.Expirations)
+	assert.Zero(t, st.Evictions)
+	for i := range window + 1 {
+		assert.Equal(t, i != 5, c.Has(collisionKey(0, i)), "key %d", i)
+	}
 }

@@ -29,15 +29,17 @@ type Config struct {
 	// and does the same work inline, a step every few hundred writes to a shard.
 	JanitorInterval time.Duration
 
-	// MaxEntrySize is the largest key+value [Cache.Set] accepts. 0 picks 1 MiB when Capacity is
-	// at least 64 MiB, and Capacity/64 (at least 4 KiB) below that. Memory is allocated in
-	// segments of about MaxEntrySize, and every shard needs at least four of them.
+	// MaxEntrySize is the largest key+value [Cache.Set] accepts, at most 1 GiB less 16 bytes.
+	// 0 picks [DefaultMaxEntrySize] (a 1 MiB value under any key up to [MaxKeySize]) wherever
+	// Capacity has room for it, and Capacity/64 (at least 4 KiB) in a cache too small for that
+	// (below about 5 MiB). Memory is allocated in segments of about MaxEntrySize, and every
+	// shard needs at least four of them: a large MaxEntrySize in a small cache means fewer shards.
 	MaxEntrySize int
 
 	// AvgEntrySize is the expected average key+value size, used to size the hash table: one slot
-	// per AvgEntrySize+8 bytes of Capacity. 0 means 80 (a 16-byte key with a 64-byte value).
-	// A guess too small wastes table space; too large, and the table fills before the memory
-	// and evicts early. Either way nothing breaks.
+	// per AvgEntrySize+8 bytes of Capacity. 0 means 80 (a 16-byte key with a 64-byte value); a
+	// value above MaxEntrySize counts as MaxEntrySize. A guess too small wastes table space; too
+	// large, and the table fills before the memory and evicts early. Either way nothing breaks.
 	AvgEntrySize int
 
 	// NoHugePages turns off the transparent-huge-page advice on Linux. Huge pages cut TLB misses
@@ -52,8 +54,19 @@ const (
 	DefaultJanitorInterval = time.Second
 	// DefaultAvgEntrySize is the table sizing guess when Config.AvgEntrySize is 0.
 	DefaultAvgEntrySize = 80
-	// MaxKeySize is the longest key accepted.
-	MaxKeySize = maxKeyLen
+	// MaxKeySize is the longest key accepted, in bytes.
+	MaxKeySize = 1<<16 - 1
+	// DefaultMaxEntrySize is the largest key+value a cache accepts when Config.MaxEntrySize is 0
+	// and Capacity has room for it: a value of 1 MiB under a key of up to MaxKeySize bytes,
+	// 1,114,111 bytes in all.
+	DefaultMaxEntrySize = 1<<20 + MaxKeySize
+
+	// maxMaxEntry is the largest Config.MaxEntrySize: an entry and its header fill a segment of
+	// at most 1 GiB.
+	maxMaxEntry = arena.MaxSegmentSize - maxHeaderSize
+	// maxCapacity is the largest Capacity on a 64-bit platform: 65536 shards of 32 GiB. On a
+	// 32-bit one, the address space is the limit.
+	maxCapacity = maxShards * maxArenaData
 
 	minSegmentsPerShard = 4
 	minSegmentSize      = 64 << 10
@@ -80,36 +93,53 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
 
+// plural writes n and a noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func (cfg Config) layout() (layout, error) {
-	page := os.Getpagesize()
-	var l layout
 	switch {
 	case cfg.Capacity < MinCapacity:
-		return l, invalid("Capacity %d is below the minimum %d", cfg.Capacity, MinCapacity)
+		return layout{}, invalid("Capacity %d is below the minimum of %d bytes", cfg.Capacity, MinCapacity)
+	case uint64(cfg.Capacity) > maxCapacity:
+		return layout{}, invalid("Capacity %d is above the limit of %d bytes (%d shards of at most %d bytes)", cfg.Capacity, uint64(maxCapacity), maxShards, uint64(maxArenaData))
 	case cfg.Shards < 0 || cfg.Shards > maxShards || cfg.Shards&(cfg.Shards-1) != 0:
-		return l, invalid("Shards %d is not 0 or a power of two up to %d", cfg.Shards, maxShards)
+		return layout{}, invalid("Shards %d is not 0 or a power of two up to %d", cfg.Shards, maxShards)
 	case cfg.DefaultTTL < 0:
-		return l, invalid("DefaultTTL %v is negative", cfg.DefaultTTL)
+		return layout{}, invalid("DefaultTTL %v is negative", cfg.DefaultTTL)
 	case cfg.MaxEntrySize < 0:
-		return l, invalid("MaxEntrySize %d is negative", cfg.MaxEntrySize)
-	case cfg.MaxEntrySize > arena.MaxSegmentSize-maxHeaderSize:
-		return l, invalid("MaxEntrySize %d is above the limit %d", cfg.MaxEntrySize, arena.MaxSegmentSize-maxHeaderSize)
+		return layout{}, invalid("MaxEntrySize %d is negative", cfg.MaxEntrySize)
+	case cfg.MaxEntrySize > maxMaxEntry:
+		return layout{}, invalid("MaxEntrySize %d is above the limit of %d bytes", cfg.MaxEntrySize, maxMaxEntry)
 	case cfg.AvgEntrySize < 0:
-		return l, invalid("AvgEntrySize %d is negative", cfg.AvgEntrySize)
+		return layout{}, invalid("AvgEntrySize %d is negative", cfg.AvgEntrySize)
 	}
-	l.mapSize = cfg.Capacity &^ (page - 1)
-	l.ttl = cfg.DefaultTTL
-	l.hugePages = !cfg.NoHugePages
-	l.janitor = cfg.JanitorInterval
+	if cfg.MaxEntrySize != 0 {
+		return cfg.layoutFor(cfg.MaxEntrySize)
+	}
+	if l, err := cfg.layoutFor(DefaultMaxEntrySize); err == nil {
+		return l, nil
+	}
+	// Too small a cache for the default: entries of up to a 64th of it.
+	return cfg.layoutFor(max(cfg.Capacity/64, 4<<10))
+}
+
+// layoutFor is layout with a valid Config and a largest entry of maxEntry bytes.
+func (cfg Config) layoutFor(maxEntry int) (layout, error) {
+	page := os.Getpagesize()
+	l := layout{
+		mapSize:   cfg.Capacity &^ (page - 1),
+		ttl:       cfg.DefaultTTL,
+		hugePages: !cfg.NoHugePages,
+		janitor:   cfg.JanitorInterval,
+		maxEntry:  maxEntry,
+	}
 	if l.janitor == 0 {
 		l.janitor = DefaultJanitorInterval
-	}
-	l.maxEntry = cfg.MaxEntrySize
-	if l.maxEntry == 0 {
-		l.maxEntry = 1 << 20
-		if cfg.Capacity < 64<<20 {
-			l.maxEntry = max(cfg.Capacity/64, 4<<10)
-		}
 	}
 	segSize := max(roundUp(l.maxEntry+maxHeaderSize, page), minSegmentSize)
 	l.segSize = segSize
@@ -117,14 +147,17 @@ func (cfg Config) layout() (layout, error) {
 	if avg == 0 {
 		avg = DefaultAvgEntrySize
 	}
-	slotBytes := avg + 8 // header and padding of a small entry
+	// An average above the largest entry cannot be; capping it also keeps the sums below
+	// from overflowing an int on 32-bit platforms.
+	slotBytes := min(avg, l.maxEntry) + 8 // header and padding of a small entry
 
 	fits := func(shards int) bool {
 		l.shards = shards
 		l.shardSize = (l.mapSize / shards) &^ (page - 1)
-		l.buckets = max(l.shardSize/(slotBytes*slotsPerBucket), 1)
+		l.buckets = max(l.shardSize/slotBytes/slotsPerBucket, 1)
 		l.tableBytes = roundUp(l.buckets*bucketSize, page)
 		if l.tableBytes >= l.shardSize {
+			l.segments = 0
 			return false
 		}
 		l.segments = arena.Segments(l.shardSize-l.tableBytes, segSize)
@@ -146,10 +179,15 @@ func (cfg Config) layout() (layout, error) {
 	}
 	if cfg.Shards != 0 {
 		if tooBig(cfg.Shards) {
-			return l, invalid("Capacity %d needs more than %d shards: a shard holds at most %d bytes", cfg.Capacity, cfg.Shards, uint64(maxArenaData))
+			need := cfg.Shards
+			for tooBig(need) {
+				need *= 2
+			}
+			return l, invalid("Shards %d is too few for Capacity %d: a shard holds at most %d bytes; use %d or more, or 0", cfg.Shards, cfg.Capacity, uint64(maxArenaData), need)
 		}
 		if !fits(cfg.Shards) {
-			return l, invalid("Capacity %d with %d shards holds %d segments of %d bytes per shard, need %d: lower MaxEntrySize or Shards", cfg.Capacity, cfg.Shards, l.segments, l.segSize, minSegmentsPerShard)
+			return l, invalid("Capacity %d in %s leaves room for %s of %d bytes per shard, and a shard needs %d (MaxEntrySize %d sets the segment size): lower Shards or MaxEntrySize, or raise Capacity",
+				cfg.Capacity, plural(cfg.Shards, "shard"), plural(l.segments, "segment"), segSize, minSegmentsPerShard, l.maxEntry)
 		}
 		return l, nil
 	}
@@ -163,8 +201,9 @@ func (cfg Config) layout() (layout, error) {
 	for shards > 1 && !fits(shards) {
 		shards /= 2
 	}
-	if tooBig(shards) || !fits(shards) {
-		return l, invalid("Capacity %d holds %d segments of %d bytes, need %d: lower MaxEntrySize", cfg.Capacity, l.segments, l.segSize, minSegmentsPerShard)
+	if !fits(shards) {
+		return l, invalid("Capacity %d leaves room for %s of %d bytes, and a shard needs %d (MaxEntrySize %d sets the segment size): lower MaxEntrySize or raise Capacity",
+			cfg.Capacity, plural(l.segments, "segment"), segSize, minSegmentsPerShard, l.maxEntry)
 	}
 	return l, nil
 }

@@ -16,7 +16,7 @@ const (
 	entryAlign     = 8
 	entryAlignBits = 3
 	maxHeaderSize  = 1 + 2 + binary.MaxVarintLen32 + 8
-	maxKeyLen      = 1<<16 - 1
+	maxKeyLen      = MaxKeySize
 )
 
 // entrySize is the footprint of an entry, padding included.

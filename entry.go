@@ -52,7 +52,7 @@ func putEntry(b []byte, key, value []byte, expire int64) int {
 		n += 8
 	}
 	n += copy(b[n:], key)
-	n += copy(b[n:], value)
+	n += copyEntryBytes(b[n:], value)
 	size := (n + entryAlign - 1) &^ (entryAlign - 1)
 	clear(b[n:size]) // padding; keeps the bytes of the region deterministic
 	return size
@@ -128,4 +128,28 @@ func peekEntry(data []byte, pos int) (entry, bool) {
 		return entry{}, false
 	}
 	return e, true
+}
+
+// ntCopyMin is a size below which a copy uses only ordinary stores. Go's memmove on amd64
+// switches to non-temporal stores (VMOVNTDQ) for copies of 1 MiB and more (Go 1.24 to 1.26,
+// runtime/memmove_amd64.s); this is a quarter of that, in case a later release lowers it.
+const ntCopyMin = 256 << 10
+
+// copyEntryBytes copies src to dst, both in the mapping, under the shard's write lock, and
+// returns the bytes copied. Lock-free readers (readers.go) rely on seeing the odd sequence a
+// writer stored before anything else the writer stores. x86 keeps ordinary stores in order,
+// but non-temporal stores may become visible before earlier ordinary ones: a reader could see
+// part of a large copy while the sequence still reads even and unchanged, and validate a torn
+// value. So a copy large enough for memmove to use them is fenced before (the odd sequence
+// first) and after (the copy before the even sequence that ends the write; memmove fences
+// there itself, but that is its own business). Smaller copies cost no fence. docs/design.md
+// gives the argument in full.
+func copyEntryBytes(dst, src []byte) int {
+	if len(src) < ntCopyMin {
+		return copy(dst, src)
+	}
+	storeFence()
+	n := copy(dst, src)
+	storeFence()
+	return n
 }

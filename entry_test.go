@@ -142,3 +142,36 @@ func TestEntriesBackToBack(t *testing.T) {
 	}
 	require.Equal(t, pos, p)
 }
+
+// TestCopyEntryBytes: the fenced copy copies, below and above the size that takes the fences.
+func TestCopyEntryBytes(t *testing.T) {
+	for _, n := range []int{0, 1, ntCopyMin - 1, ntCopyMin, 1 << 20, 1<<20 + 65535} {
+		src, dst := make([]byte, n), make([]byte, n+8)
+		for i := range src {
+			src[i] = byte(i*7 + 1)
+		}
+		require.Equal(t, n, copyEntryBytes(dst, src))
+		require.Equal(t, src, dst[:n])
+		require.Equal(t, make([]byte, 8), dst[n:])
+	}
+}
+
+// BenchmarkCopyEntryBytes measures what the fences cost on a copy that takes them, against a
+// plain copy of the same size.
+func BenchmarkCopyEntryBytes(b *testing.B) {
+	for _, n := range []int{ntCopyMin, 1 << 20, 1<<20 + 65535} {
+		src, dst := make([]byte, n), make([]byte, n)
+		b.Run(fmt.Sprintf("fenced/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				copyEntryBytes(dst, src)
+			}
+		})
+		b.Run(fmt.Sprintf("plain/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				copy(dst, src)
+			}
+		})
+	}
+}

@@ -82,8 +82,8 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 // lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
 // lock holder is seq's only writer. Lock-free readers run only on x86, which makes ordinary
 // stores visible in program order, and the compiler does not reorder stores, so a plain store
-// of the odd value is seen before the writes that follow: no fence needed, except before a
-// copy large enough for non-temporal stores (see copyEntry).
+// of the odd value is seen before the writes that follow: no fence needed, except around a
+// copy large enough for non-temporal stores (copyEntryBytes).
 //
 // Every lock is followed by a deferred unlock, which also handles a panic under the lock.
 func (s *shard) lock() {
@@ -388,7 +388,7 @@ func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 				s.tbl.clearAccessed(b, i)
 			}
 			if dst := base + w; dst != pos {
-				copy(s.data[dst:dst+sz], s.data[pos:pos+sz])
+				copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
 				s.tbl.setOff(b, i, uint32(dst>>entryAlignBits))
 			}
 			w += sz
@@ -426,7 +426,7 @@ func (s *shard) moveOutLocked(x arena.ID) {
 			continue
 		}
 		dst := int(t)*s.segSize + int(tr.Used)
-		copy(s.data[dst:dst+sz], s.data[pos:pos+sz])
+		copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
 		tr.Used += uint32(sz)
 		tr.Live += uint32(sz)
 		s.noteExpire(t, en.expire)

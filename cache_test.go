@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -446,4 +447,28 @@ func TestTTLWithMovingClock(t *testing.T) {
 	left, ok := c.TTL([]byte("never"))
 	require.True(t, ok)
 	require.Zero(t, left)
+}
+
+// TestUsedBytes: UsedBytes counts what is written, exactly: nothing for an empty cache however
+// large (it used to report the whole table region, about 1 GB for an empty 16 GiB cache), then
+// each entry's bytes and its table slot. ReservedBytes is the table and bookkeeping.
+func TestUsedBytes(t *testing.T) {
+	leakCheck(t)
+	capacity := 1 << 30
+	if strconv.IntSize == 64 {
+		capacity <<= 4 // 16 GiB
+	}
+	c := newCacheT(t, Config{Capacity: capacity, JanitorInterval: -1}, nil, nil)
+	st := c.Stats()
+	require.Zero(t, st.UsedBytes)
+	lay := c.e.lay
+	require.Equal(t, lay.shards*(lay.tableBytes+arena.Overhead(lay.segments)), st.ReservedBytes)
+	for i := range 1000 {
+		require.NoError(t, c.Set(fmt.Appendf(nil, "key-%06d", i), make([]byte, 50)))
+	}
+	// 1000 entries of 4+10+50 = 64 bytes each, and 5 bytes of table slot each.
+	require.Equal(t, 1000*(64+slotBytes), c.Stats().UsedBytes)
+	require.Equal(t, st.ReservedBytes, c.Stats().ReservedBytes)
+	c.Reset()
+	require.Zero(t, c.Stats().UsedBytes)
 }

@@ -1,6 +1,7 @@
 package mmcache
 
-// Lock-free reads. On amd64, Get and Has read a shard without its lock, as a seqlock reader:
+// Lock-free reads. On amd64 and arm64, Get and Has read a shard without its lock, as a seqlock
+// reader:
 //
 //	seq := s.seq (even: no writer)  →  probe the table, read the entry, copy the value  →
 //	s.seq unchanged?  yes: the read is consistent, return it  /  no: undo and retry
@@ -32,7 +33,9 @@ package mmcache
 // sequentially consistent atomics for flag and claim, so either the reader sees the flag and
 // touches nothing, or Close sees the claim and waits. The claim comes before the reader's
 // cache misses, where a fence costs little; the release that ends the read is a plain store on
-// amd64, where every store has release semantics (releaseStore).
+// amd64, where every store has release semantics, and a store-release (STLR) on arm64
+// (releaseStore). On arm64, where loads may be reordered, the reader also orders the loads of
+// its read before the second load of the sequence (orderLoads); docs/design.md has the argument.
 //
 // Slots also count lookups: the owner adds to its slot's counters with plain stores, and
 // Stats sums them. A goroutine picks a slot from its stack address, so the same goroutine
@@ -59,7 +62,8 @@ type readerSlot struct {
 	state   uint64 // odd while owned; accessed atomically, but released by releaseStore
 	lookups uint64 // written by the owner only (releaseStore), read atomically by Stats
 	misses  uint64
-	_       [64 - 3*8]byte // one slot per cache line
+	fence   uint64         // stored to by orderLoads, never read
+	_       [64 - 4*8]byte // one slot per cache line
 }
 
 var _ = [1]struct{}{}[unsafe.Sizeof(readerSlot{})-64]
@@ -151,7 +155,7 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 	defer func() { r.release(done, hit) }()
 	out, hit, done = dst, false, true // a miss once Close has begun
 	if !e.closing.Load() {
-		out, hit, done = s.tryGet(dst, h, key)
+		out, hit, done = s.tryGet(r, dst, h, key)
 	}
 	return out, hit, done
 }
@@ -176,14 +180,14 @@ func (e *engine) hasLockFree(s *shard, h uint64, key []byte) (found, done bool) 
 	defer r.release(false, false) // even on a panic
 	found, done = false, true
 	if !e.closing.Load() {
-		found, done = s.tryHas(h, key)
+		found, done = s.tryHas(r, h, key)
 	}
 	return found, done
 }
 
 // tryGet is Get without the lock. done is false when no consistent read came out of a few
 // attempts, or Close has begun; the caller then takes the read lock. The caller owns a slot.
-func (s *shard) tryGet(dst []byte, h uint64, key []byte) (out []byte, hit, done bool) {
+func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []byte, hit, done bool) {
 	for range lockFreeTries {
 		seq, ok := s.quietSeq()
 		if !ok {
@@ -198,6 +202,7 @@ func (s *shard) tryGet(dst []byte, h uint64, key []byte) (out []byte, hit, done 
 		} else {
 			found = false
 		}
+		r.orderLoads() // the loads above complete before the sequence is read again
 		if !sane || atomic.LoadUint64(&s.seq) != seq {
 			continue
 		}
@@ -238,7 +243,7 @@ func (s *shard) quietSeq() (seq uint64, ok bool) {
 }
 
 // tryHas is Has without the lock, like tryGet.
-func (s *shard) tryHas(h uint64, key []byte) (found, done bool) {
+func (s *shard) tryHas(r *readerSlot, h uint64, key []byte) (found, done bool) {
 	for range lockFreeTries {
 		seq, ok := s.quietSeq()
 		if !ok {
@@ -246,6 +251,7 @@ func (s *shard) tryHas(h uint64, key []byte) (found, done bool) {
 		}
 		_, _, _, en, found, sane := s.peek(h, key)
 		found = found && !s.expiredNow(&en)
+		r.orderLoads()
 		if sane && atomic.LoadUint64(&s.seq) == seq {
 			return found, true
 		}

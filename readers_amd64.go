@@ -10,3 +10,6 @@ const lockFreeReads = true
 // atomic store would be an XCHG, a full fence that waits for the reader's last cache miss.
 // Readers of *p use atomic loads; the owner is the only writer.
 func releaseStore(p *uint64, v uint64) { *p = v }
+
+// orderLoads is nothing on amd64: x86 keeps loads in order with loads (TSO).
+func (r *readerSlot) orderLoads() {}

@@ -1,0 +1,108 @@
+// Command fill measures how full an mmcache on its defaults is when it first evicts: for each
+// Capacity and each distribution of entry sizes, it fills a fresh cache with new keys until
+// Stats().Evictions moves, and prints the live bytes plus their index slots at that moment as a
+// share of Capacity, and the entries held. It also checks that entries held never fall as
+// Capacity grows.
+//
+//	cd bench && go run ./cmd/fill            # about a minute on 2 cores
+//	cd bench && go run ./cmd/fill -target 90 # exit status 1 when a cell is under 90%
+//
+// The index share counts 5 bytes (one table slot) per entry present.
+package main
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+
+	"github.com/mmcache/mmcache"
+)
+
+// sizes is a distribution of key+value sizes, keys of 16 bytes.
+type sizes struct {
+	name string
+	next func(r *rand.Rand) int
+}
+
+func fixed(n int) sizes {
+	return sizes{fmt.Sprintf("%d B", n), func(*rand.Rand) int { return n }}
+}
+
+func uniform(lo, hi int) sizes {
+	return sizes{fmt.Sprintf("%d B-%d B", lo, hi), func(r *rand.Rand) int { return lo + r.IntN(hi-lo+1) }}
+}
+
+func main() {
+	target := flag.Float64("target", 0, "exit 1 when live bytes plus index at the first eviction fall below this percentage of Capacity")
+	caps := flag.String("capacities", "4,12,12.5,64,256", "capacities to fill, in MiB")
+	flag.Parse()
+	var capacities []int
+	for _, f := range strings.Split(*caps, ",") {
+		var mib float64
+		if _, err := fmt.Sscan(f, &mib); err != nil {
+			fmt.Fprintln(os.Stderr, "fill: -capacities:", err)
+			os.Exit(2)
+		}
+		capacities = append(capacities, int(mib*(1<<20)))
+	}
+	dists := []sizes{
+		fixed(24), fixed(33), fixed(80), fixed(200), fixed(1040), fixed(4096), fixed(65536),
+		uniform(24, 1024), uniform(24, 65536),
+	}
+	fmt.Printf("%-14s", "entry size")
+	for _, c := range capacities {
+		fmt.Printf(" | %22s", fmt.Sprintf("%g MiB", float64(c)/(1<<20)))
+	}
+	fmt.Println()
+	failed := false
+	for _, d := range dists {
+		fmt.Printf("%-14s", d.name)
+		held := 0
+		for _, capacity := range capacities {
+			share, entries, err := fill(capacity, d)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "\nfill:", err)
+				os.Exit(2)
+			}
+			mark := " "
+			if share*100 < *target {
+				mark, failed = "*", true
+			}
+			if entries < held {
+				mark, failed = "↓", true // fewer entries held in a larger cache
+			}
+			held = entries
+			fmt.Printf(" | %5.1f%%%s %9d entries", 100*share, mark, entries)
+		}
+		fmt.Println()
+	}
+	fmt.Println("\n* under -target; ↓ fewer entries than in the smaller cache to the left")
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// fill fills a new cache of the given capacity, on defaults, until its first eviction.
+func fill(capacity int, d sizes) (share float64, entries int, err error) {
+	c, err := mmcache.New(mmcache.Config{Capacity: capacity, JanitorInterval: -1})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	key := make([]byte, 16)
+	value := make([]byte, 1<<20)
+	for i := uint64(0); ; i++ {
+		binary.LittleEndian.PutUint64(key, i)
+		before := c.Stats()
+		if err := c.Set(key, value[:max(d.next(r)-len(key), 0)]); err != nil {
+			return 0, 0, err
+		}
+		if c.Stats().Evictions > 0 {
+			return float64(before.LiveBytes+5*before.Entries) / float64(before.Capacity), before.Entries, nil
+		}
+	}
+}

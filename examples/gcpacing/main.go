@@ -56,7 +56,16 @@ func main() {
 	flag.StringVar(&o.settings, "settings", "GOGC=100 GOGC=400 GOGC=100,GOMEMLIMIT=256MiB GOGC=off,GOMEMLIMIT=256MiB",
 		"GC settings to run mmcache under, separated by spaces; each is a comma-separated list of environment variables")
 	flag.BoolVar(&o.noMap, "nomap", false, "leave out the row of a map[string][]byte cache under GOGC=100")
-	flag.StringVar(&o.child, "child", "", "internal")
+	flag.StringVar(&o.child, "child", "", "internal: measure in this process and print JSON")
+	flag.Usage = func() {
+		out := flag.CommandLine.Output()
+		fmt.Fprintf(out, "Usage: gcpacing [flags]\n\nShows GC cycles, GC CPU and Get latency beside mmcache under GOGC and GOMEMLIMIT settings.\n\n")
+		flag.VisitAll(func(f *flag.Flag) {
+			if f.Name != "child" {
+				fmt.Fprintf(out, "  -%s\n    \t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
+			}
+		})
+	}
 	flag.Parse()
 	if o.n < 1 || o.requests < 1 || flag.NArg() != 0 {
 		flag.Usage()

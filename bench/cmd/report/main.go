@@ -66,7 +66,7 @@ func main() {
 
 	d := &report.Data{Machine: sysinfo.Describe(), Settings: s, Started: time.Now().UTC()}
 	for _, p := range caches.WithBaseline() {
-		d.Peers = append(d.Peers, report.PeerInfo{Name: p.Name, Module: p.Module, Version: caches.Version(p), Bound: p.Bound.String(), TTL: p.TTL, Baseline: p.Baseline, MinBudget: p.MinBudget})
+		d.Peers = append(d.Peers, report.PeerInfo{Name: p.Name, Setup: p.Setup(), Module: p.Module, Version: caches.Version(p), Bound: p.Bound.String(), TTL: p.TTL, Baseline: p.Baseline, MinBudget: p.MinBudget})
 	}
 	pl := &planner{s: s, d: d, filter: listFilter(*cacheList), section: listFilter(*only)}
 

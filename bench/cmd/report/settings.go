@@ -19,7 +19,7 @@ func fullSettings() report.Settings {
 		Runs:       5,
 		Cell:       50 * time.Millisecond,
 		SeqLen:     1 << 21,
-		BigCaches:  []string{"mmcache", "freecache", "fastcache", "bigcache"},
+		BigCaches:  []string{"mmcache", "mmcache (tuned)", "freecache", "fastcache", "bigcache"},
 
 		GCEntries: []int{1_000_000, 5_000_000, 10_000_000},
 		ForcedGCs: 7, AllocRuns: 4, AllocBytes: 256 << 20, GCTimeCap: 10 * time.Second,

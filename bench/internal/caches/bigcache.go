@@ -21,31 +21,53 @@ var bigcachePeer = Peer{
 	Open:      openBigcache,
 }
 
+// bigcacheTuned sizes the shards and their initial queues from the workload: Shards halved
+// until each shard holds a good number of entries, MaxEntrySize the entry size and
+// MaxEntriesInWindow the expected entries.
+var bigcacheTuned = tuned(bigcachePeer, openBigcacheTuned)
+
 type bigcacheAdapter struct{ c *bigcache.BigCache }
 
-func openBigcache(spec Spec) (Cache, string, error) {
+// bigcacheConfig is bigcache.DefaultConfig with the README's two choices, the life window (the
+// TTL, or no expiry) and HardMaxCacheSize from the budget. Verbose is turned off: it only logs,
+// and bigcache's default logger writes to stdout, which carries the harness's results.
+func bigcacheConfig(spec Spec) bigcache.Config {
 	cfg := bigcache.DefaultConfig(bigcacheForever)
-	cfg.Verbose = false
+	if spec.TTL > 0 {
+		cfg.LifeWindow = spec.TTL
+	}
 	cfg.HardMaxCacheSize = max(int(spec.Budget/mib), 1)
+	cfg.Verbose = false
+	return cfg
+}
+
+func openBigcache(spec Spec) (Cache, string, error) {
+	return newBigcache(spec, bigcacheConfig(spec), "DefaultConfig(%s) with HardMaxCacheSize: %d (MiB), Verbose: false; so Shards: %d, MaxEntrySize: %d, MaxEntriesInWindow: %d, CleanWindow: %v")
+}
+
+func openBigcacheTuned(spec Spec) (Cache, string, error) {
+	cfg := bigcacheConfig(spec)
 	cfg.MaxEntrySize = spec.EntrySize()
 	cfg.MaxEntriesInWindow = spec.expected()
 	// Each shard gets HardMaxCacheSize/Shards bytes and must hold a good number of entries.
 	for cfg.Shards > 1 && spec.Budget/int64(cfg.Shards) < int64(64*(spec.EntrySize()+32)) {
 		cfg.Shards /= 2
 	}
-	if spec.TTL > 0 {
-		cfg.LifeWindow = spec.TTL
-	}
+	return newBigcache(spec, cfg, "DefaultConfig(%s) with HardMaxCacheSize: %d (MiB), Verbose: false, Shards: %d, MaxEntrySize: %d, MaxEntriesInWindow: %d; CleanWindow: %v")
+}
+
+// newBigcache opens bigcache with cfg and describes it with format, which takes the life
+// window, HardMaxCacheSize, Shards, MaxEntrySize, MaxEntriesInWindow and CleanWindow.
+func newBigcache(spec Spec, cfg bigcache.Config, format string) (Cache, string, error) {
 	c, err := bigcache.New(context.Background(), cfg)
 	if err != nil {
 		return nil, "", err
 	}
-	life := "100 years (no expiry)"
+	life := "100 years: no expiry"
 	if spec.TTL > 0 {
 		life = spec.TTL.String()
 	}
-	desc := fmt.Sprintf("Config{Shards: %d, HardMaxCacheSize: %d (MiB), MaxEntrySize: %d, MaxEntriesInWindow: %d, LifeWindow: %s, CleanWindow: %v}",
-		cfg.Shards, cfg.HardMaxCacheSize, cfg.MaxEntrySize, cfg.MaxEntriesInWindow, life, cfg.CleanWindow)
+	desc := fmt.Sprintf(format, life, cfg.HardMaxCacheSize, cfg.Shards, cfg.MaxEntrySize, cfg.MaxEntriesInWindow, cfg.CleanWindow)
 	return bigcacheAdapter{c}, desc, nil
 }
 

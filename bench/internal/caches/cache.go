@@ -4,6 +4,7 @@ package caches
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -81,10 +82,16 @@ func (s Spec) expected() int {
 	return 1024
 }
 
-// Peer describes one cache implementation.
+// Peer describes one cache implementation in one configuration.
 type Peer struct {
-	// Name is the short name used in tables and on the command line.
+	// Name is the short name used in tables and on the command line: the cache's own name for
+	// its defaults, with TunedSuffix for its tuned configuration.
 	Name string
+	// Tuned marks a configuration fitted to the workload. Every cache has one configuration on
+	// its defaults, set up as its README shows a user: the size limit, and what the cache
+	// requires to be set, nothing chosen from the workload. A cache with settings that fit it to
+	// the workload (a table presized for the expected entries, say) has a tuned one beside it.
+	Tuned bool
 	// Module is the Go module the cache comes from ("" for the standard library).
 	Module string
 	// Bound says what Spec.Budget limits.
@@ -100,13 +107,54 @@ type Peer struct {
 	Open func(spec Spec) (Cache, string, error)
 }
 
+// TunedSuffix ends the name of a tuned configuration: "mmcache (tuned)".
+const TunedSuffix = " (tuned)"
+
+// Cache returns the name of the cache p configures, without TunedSuffix.
+func (p Peer) Cache() string { return strings.TrimSuffix(p.Name, TunedSuffix) }
+
+// Setup says which configuration p is: "defaults" or "tuned".
+func (p Peer) Setup() string {
+	if p.Tuned {
+		return "tuned"
+	}
+	return "defaults"
+}
+
+// tuned returns the tuned configuration of the cache whose defaults p describes.
+func tuned(p Peer, open func(Spec) (Cache, string, error)) Peer {
+	p.Name += TunedSuffix
+	p.Tuned = true
+	p.Open = open
+	return p
+}
+
 // ErrUnsupported is returned by Open when a peer cannot honour a Spec (for example a TTL).
 var ErrUnsupported = fmt.Errorf("not supported by this cache")
 
-// All returns every peer in report order: mmcache first, then the byte-bounded off-heap caches,
-// the entry-bounded ones, and the unbounded maps.
+// ErrSameAsDefaults is returned by a tuned configuration's Open when, for this Spec, it would
+// set exactly what the defaults set: measuring it again would only repeat the defaults' numbers.
+var ErrSameAsDefaults = fmt.Errorf("the tuned configuration is the defaults for this workload")
+
+// All returns every configuration in report order: mmcache first, then the byte-bounded
+// off-heap caches, the entry-bounded ones, and the unbounded maps; each cache on its defaults,
+// followed by its tuned configuration where it has one.
 func All() []Peer {
-	return []Peer{mmcachePeer, freecachePeer, fastcachePeer, bigcachePeer, ristrettoPeer, otterPeer, gocachePeer, rwmapPeer, syncmapPeer}
+	return []Peer{
+		mmcachePeer, mmcacheTuned, freecachePeer, fastcachePeer, bigcachePeer, bigcacheTuned,
+		ristrettoPeer, ristrettoTuned, otterPeer, otterTuned, gocachePeer, rwmapPeer, rwmapTuned, syncmapPeer,
+	}
+}
+
+// Defaults returns the configurations of All on their defaults.
+func Defaults() []Peer {
+	var out []Peer
+	for _, p := range All() {
+		if !p.Tuned {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // WithBaseline returns All followed by the LRU baseline.

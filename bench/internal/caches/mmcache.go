@@ -15,23 +15,37 @@ var mmcachePeer = Peer{
 	Open:      openMmcache,
 }
 
+// mmcacheTuned also sets AvgEntrySize, which sizes the hash table, to the workload's
+// key+value size, as the field's documentation asks of a user who knows it.
+var mmcacheTuned = tuned(mmcachePeer, openMmcacheTuned)
+
 type mmcacheAdapter struct{ c *mmcache.Cache }
 
+// openMmcache is mmcache as a user writes it: Capacity, and DefaultTTL when entries expire.
 func openMmcache(spec Spec) (Cache, string, error) {
-	cfg := mmcache.Config{
-		Capacity:     int(spec.Budget),
-		DefaultTTL:   max(spec.TTL, 0),
-		AvgEntrySize: spec.EntrySize(),
+	return newMmcache(spec, mmcache.Config{Capacity: int(spec.Budget), DefaultTTL: max(spec.TTL, 0)})
+}
+
+func openMmcacheTuned(spec Spec) (Cache, string, error) {
+	if spec.EntrySize() == mmcache.DefaultAvgEntrySize {
+		return nil, "", ErrSameAsDefaults
 	}
+	return newMmcache(spec, mmcache.Config{Capacity: int(spec.Budget), DefaultTTL: max(spec.TTL, 0), AvgEntrySize: spec.EntrySize()})
+}
+
+func newMmcache(spec Spec, cfg mmcache.Config) (Cache, string, error) {
 	c, err := mmcache.New(cfg)
 	if err != nil {
 		return nil, "", err
 	}
-	desc := fmt.Sprintf("Config{Capacity: %s, AvgEntrySize: %d", sizeString(spec.Budget), cfg.AvgEntrySize)
-	if spec.TTL > 0 {
-		desc += fmt.Sprintf(", DefaultTTL: %v", spec.TTL)
+	desc := fmt.Sprintf("Config{Capacity: %s", sizeString(spec.Budget))
+	if cfg.AvgEntrySize > 0 {
+		desc += fmt.Sprintf(", AvgEntrySize: %d", cfg.AvgEntrySize)
 	}
-	return mmcacheAdapter{c}, desc + "}; Shards, JanitorInterval, MaxEntrySize default; huge pages on", nil
+	if cfg.DefaultTTL > 0 {
+		desc += fmt.Sprintf(", DefaultTTL: %v", cfg.DefaultTTL)
+	}
+	return mmcacheAdapter{c}, desc + "}; all else default, huge pages on", nil
 }
 
 // Get, Set, Len, Reset and Close implement Cache.

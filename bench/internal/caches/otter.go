@@ -14,15 +14,27 @@ var otterPeer = Peer{
 	Open:   openOtter,
 }
 
+// otterTuned also presizes otter's table with InitialCapacity, the entries expected.
+var otterTuned = tuned(otterPeer, openOtterTuned)
+
 type otterAdapter struct{ c *otter.Cache[string, []byte] }
 
-func openOtter(spec Spec) (Cache, string, error) {
+// openOtter bounds otter by weight, as its README shows for a size in bytes: MaximumWeight
+// the budget, and the Weigher that MaximumWeight requires.
+func openOtter(spec Spec) (Cache, string, error) { return newOtter(spec, 0) }
+
+func openOtterTuned(spec Spec) (Cache, string, error) { return newOtter(spec, spec.expected()) }
+
+func newOtter(spec Spec, initial int) (Cache, string, error) {
 	opts := &otter.Options[string, []byte]{
 		MaximumWeight:   uint64(spec.Budget),
 		Weigher:         func(k string, v []byte) uint32 { return uint32(len(k) + len(v)) },
-		InitialCapacity: spec.expected(),
+		InitialCapacity: initial,
 	}
-	desc := fmt.Sprintf("Options{MaximumWeight: %s, Weigher: len(key)+len(value), InitialCapacity: %d", sizeString(spec.Budget), opts.InitialCapacity)
+	desc := fmt.Sprintf("Options{MaximumWeight: %s, Weigher: len(key)+len(value)", sizeString(spec.Budget))
+	if initial > 0 {
+		desc += fmt.Sprintf(", InitialCapacity: %d", initial)
+	}
 	if spec.TTL > 0 {
 		opts.ExpiryCalculator = otter.ExpiryWriting[string, []byte](spec.TTL)
 		desc += fmt.Sprintf(", ExpiryCalculator: ExpiryWriting(%v)", spec.TTL)

@@ -14,23 +14,41 @@ var ristrettoPeer = Peer{
 	Open:   openRistretto,
 }
 
+// ristrettoTuned sets IgnoreInternalCost, so that the bound counts key and value bytes only,
+// as it does for the other weight-bounded caches.
+var ristrettoTuned = tuned(ristrettoPeer, openRistrettoTuned)
+
 type ristrettoAdapter struct {
 	c    *ristretto.Cache[string, []byte]
 	spec Spec
 }
 
-func openRistretto(spec Spec) (Cache, string, error) {
+// openRistretto sets the three fields ristretto requires, as its README does: NumCounters at
+// ten times the entries expected when full (the README's advice), MaxCost the budget, and
+// BufferItems 64. Internal cost is left on: each entry also costs ristretto's own item size.
+func openRistretto(spec Spec) (Cache, string, error) { return newRistretto(spec, false) }
+
+func openRistrettoTuned(spec Spec) (Cache, string, error) { return newRistretto(spec, true) }
+
+func newRistretto(spec Spec, ignoreInternal bool) (Cache, string, error) {
 	counters := int64(10 * spec.expected()) // README: 10x the number of items when full
 	c, err := ristretto.NewCache(&ristretto.Config[string, []byte]{
 		NumCounters:        counters,
 		MaxCost:            spec.Budget,
 		BufferItems:        64,
-		IgnoreInternalCost: true,
+		IgnoreInternalCost: ignoreInternal,
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	desc := fmt.Sprintf("Config{NumCounters: %d, MaxCost: %s, BufferItems: 64, IgnoreInternalCost: true}; cost = len(key)+len(value)", counters, sizeString(spec.Budget))
+	desc := fmt.Sprintf("Config{NumCounters: %d, MaxCost: %s, BufferItems: 64", counters, sizeString(spec.Budget))
+	if ignoreInternal {
+		desc += ", IgnoreInternalCost: true"
+	}
+	desc += "}; cost = len(key)+len(value)"
+	if !ignoreInternal {
+		desc += " plus ristretto's internal cost per item"
+	}
 	if spec.TTL > 0 {
 		desc += fmt.Sprintf("; SetWithTTL(%v)", spec.TTL)
 	}

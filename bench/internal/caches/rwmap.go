@@ -11,15 +11,21 @@ var rwmapPeer = Peer{
 	Open:  openRWMap,
 }
 
+// rwmapTuned presizes the map for the entries expected.
+var rwmapTuned = tuned(rwmapPeer, openRWMapTuned)
+
 type rwmap struct {
 	mu sync.RWMutex
 	m  map[string][]byte
-	n  int
 }
 
-func openRWMap(spec Spec) (Cache, string, error) {
+func openRWMap(Spec) (Cache, string, error) {
+	return &rwmap{m: make(map[string][]byte)}, "make(map[string][]byte) under a sync.RWMutex", nil
+}
+
+func openRWMapTuned(spec Spec) (Cache, string, error) {
 	n := spec.expected()
-	return &rwmap{m: make(map[string][]byte, n), n: n}, fmt.Sprintf("make(map[string][]byte, %d) under a sync.RWMutex", n), nil
+	return &rwmap{m: make(map[string][]byte, n)}, fmt.Sprintf("make(map[string][]byte, %d) under a sync.RWMutex", n), nil
 }
 
 // Get, Set, Len, Reset and Close implement Cache.

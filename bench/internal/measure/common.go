@@ -21,6 +21,10 @@ type Skip struct{ Reason string }
 // Error returns the reason.
 func (s *Skip) Error() string { return s.Reason }
 
+// SameAsDefaults is the reason given when a tuned configuration is not measured because, for
+// the workload, it sets exactly what the cache's defaults set.
+const SameAsDefaults = "same configuration as on its defaults for this workload"
+
 // AsSkip returns the Skip inside err, if any.
 func AsSkip(err error) (*Skip, bool) {
 	var s *Skip
@@ -41,6 +45,9 @@ func open(name string, spec caches.Spec) (caches.Cache, caches.Peer, string, err
 		return nil, p, "", &Skip{fmt.Sprintf("%s's minimum size is %d MiB, above the %.1f MiB budget", name, p.MinBudget>>20, float64(spec.Budget)/(1<<20))}
 	}
 	c, desc, err := p.Open(spec)
+	if errors.Is(err, caches.ErrSameAsDefaults) {
+		return nil, p, "", &Skip{SameAsDefaults}
+	}
 	if errors.Is(err, caches.ErrUnsupported) {
 		return nil, p, "", &Skip{err.Error()}
 	}

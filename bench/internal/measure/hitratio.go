@@ -111,7 +111,9 @@ func calibrate(name string, spec caches.Spec) (int64, int, error) {
 		held = countPresent(c, calibrationBase, calibrationBase+uint64(3*want))
 		c.Close()
 		if held <= 0 {
-			return b, 0, fmt.Errorf("%s reports no entries after filling", name)
+			// bigcache on its defaults splits its budget over 1024 shards, which a small
+			// budget leaves too small for a single entry.
+			return b, 0, &Skip{fmt.Sprintf("%s held no entry of %d B when filled at a budget of %d KiB", name, spec.EntrySize(), b>>10)}
 		}
 		if d := held - want; d*100 <= want && -d*100 <= want {
 			break

@@ -36,11 +36,18 @@ var palette = map[string]color.RGBA{
 	"LRU":         {23, 190, 207, 255},
 }
 
+// colorOf returns the colour of a configuration: its cache's, paler for a tuned one (whose
+// lines are also dashed).
 func colorOf(name string, i int) color.Color {
-	if c, ok := palette[name]; ok {
-		return c
+	c, ok := palette[family(name)]
+	if !ok {
+		return plotterColor(i)
 	}
-	return plotterColor(i)
+	if name != family(name) {
+		pale := func(x uint8) uint8 { return x + (255-x)/2 }
+		c = color.RGBA{pale(c.R), pale(c.G), pale(c.B), 255}
+	}
+	return c
 }
 
 func plotterColor(i int) color.Color {
@@ -96,8 +103,11 @@ func lineChart(dir string, c chartSpec, ss []series) error {
 		col := colorOf(s.name, i)
 		l.Color, sc.Color = col, col
 		sc.Shape = draw.GlyphDrawer(shapes[i%len(shapes)])
-		if s.name == "mmcache" {
+		if family(s.name) == "mmcache" {
 			l.Width = vg.Points(2.5)
+		}
+		if s.name != family(s.name) {
+			l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
 		}
 		p.Add(l, sc)
 		p.Legend.Add(s.name, l, sc)

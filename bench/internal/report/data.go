@@ -41,9 +41,12 @@ type Outcome[K, R any] struct {
 
 // PeerInfo describes a cache in the configuration table.
 type PeerInfo struct {
-	Name, Module, Version, Bound string
-	TTL, Baseline                bool
-	MinBudget                    int64 // smallest size the cache honours (0: none)
+	Name string
+	// Setup is "defaults" or "tuned" ("" in data saved before configurations were told apart).
+	Setup                  string
+	Module, Version, Bound string
+	TTL, Baseline          bool
+	MinBudget              int64 // smallest size the cache honours (0: none)
 }
 
 // SpeedKey identifies a speed job.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/mmcache/mmcache/bench/internal/caches"
+	"github.com/mmcache/mmcache/bench/internal/measure"
 	"github.com/mmcache/mmcache/bench/internal/stats"
 )
 
@@ -74,8 +76,12 @@ func (w *doc) details(summary string, body func()) {
 	w.printf("</details>\n\n")
 }
 
-// lose records a loss.
-func (w *doc) lose(l loss) { w.losses = append(w.losses, l) }
+// lose records a loss, unless the "peer" is mmcache's own tuned configuration.
+func (w *doc) lose(l loss) {
+	if rival(l.peer) {
+		w.losses = append(w.losses, l)
+	}
+}
 
 // caches returns the names of the caches in report order, without the baseline.
 func (w *doc) caches() []string {
@@ -87,6 +93,14 @@ func (w *doc) caches() []string {
 	}
 	return out
 }
+
+// family returns the cache a configuration belongs to: its name without the tuned suffix.
+func family(c string) string { return strings.TrimSuffix(c, caches.TunedSuffix) }
+
+// rival reports whether configuration c belongs to another cache than mmcache. Every ratio
+// compares with mmcache on its defaults; a rival that does better is a loss, while mmcache's
+// own tuned configuration is shown beside its defaults and counts neither way.
+func rival(c string) bool { return family(c) != "mmcache" }
 
 // find returns the outcome with key k, or nil.
 func find[K comparable, R any](list []Outcome[K, R], k K) *Outcome[K, R] {
@@ -103,6 +117,8 @@ func note[K, R any](o *Outcome[K, R]) string {
 	switch {
 	case o == nil:
 		return "not run"
+	case o.Skip == measure.SameAsDefaults:
+		return "= defaults"
 	case o.Skip != "":
 		return "n/a"
 	case o.Err != "":

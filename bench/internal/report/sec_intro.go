@@ -53,7 +53,7 @@ func (w *doc) howToRead() {
 	items := []string{
 		fmt.Sprintf("**Medians and spread.** Throughput cells and latency runs are repeated %s and %s, interleaved so that a noisy moment of the machine spreads over many cells rather than spoiling one; tables give the median, and \"±x%%\" is half the range of the runs relative to the median. GC cost is the median of %d forced collections and of %s of the allocating workload in one process per cache and size. Memory and hit-ratio numbers are counts from a deterministic workload and were measured once (ristretto's asynchronous writes make its hit ratio vary a little from run to run).",
 			times(s.Runs), times(s.LatRuns), s.ForcedGCs, runs(s.AllocRuns)),
-		"**Ratios** are always *peer ÷ mmcache* of the quantity in the column, so above 1 means the peer has more of it: more ops/s (faster) but also more heap objects or more RSS (worse). Each section says which way is better, and every workload where a peer does better than mmcache is listed in [Where mmcache loses](#where-mmcache-loses).",
+		"**Ratios** are always *peer ÷ mmcache*, mmcache on its defaults, of the quantity in the column, so above 1 means the peer has more of it: more ops/s (faster) but also more heap objects or more RSS (worse). Each section says which way is better, and every workload where a peer does better than mmcache is listed in [Where mmcache loses](#where-mmcache-loses).",
 		fmt.Sprintf("**Noise.** This is a %d-core machine shared with other work, not a quiet benchmark host. Across all throughput cells the median run-to-run spread was %s (the worst %s). Treat differences smaller than about twice the spread as ties; losses within a cell's own spread are marked \"within noise\" below.",
 			w.d.Machine.Cores, spread(noise.Median), spread(noise.Max)),
 		"**Isolation.** Each measurement runs in a fresh process of the report binary (a hidden `-worker` mode), so one cache's heap, garbage or leaked mappings never land on another's bill; the measured process holds only the cache and the harness.",
@@ -76,29 +76,54 @@ func (w *doc) howToRead() {
 }
 
 func (w *doc) configuration() {
+	s := w.d.Settings
+	n, v := slices.Min(s.KeyCounts), slices.Min(s.ValueSizes)
 	w.heading(2, "Caches and configuration")
-	w.para("Each peer is used as its README recommends: byte-bounded caches get the byte budget, entry-bounded ones a weigher (or cost) of len(key)+len(value) bounded by the budget, and the maps have no bound at all. The configuration column is the one used for the %s × (16+%d B) throughput run; other workloads change only the sizes (see each section).", count(slices.Min(w.d.Settings.KeyCounts)), slices.Min(w.d.Settings.ValueSizes))
-	t := newTable("Cache", "Module", "Version", "Bound", "TTL", "Configuration")
-	t.right = make([]bool, 6)
+	w.para("Every cache runs on its **defaults**, set up as its README shows a user: mmcache with `Capacity` alone (and `DefaultTTL` where entries expire); each peer with its size limit and what it requires to be set, and nothing chosen from the workload. "+
+		"Byte-bounded caches get the byte budget; otter a weigher of len(key)+len(value) bounded by the budget (its maximum weight requires a weigher); ristretto the same cost under its three required fields, with NumCounters at ten times the expected entries as its README advises; the maps have no bound at all. "+
+		"A cache with settings that fit it to the workload runs a second time, **tuned**, as \"*name* (tuned)\"; the Setup column says which is which. "+
+		"Every ratio in this report compares with mmcache on its defaults; mmcache's tuned configuration is shown beside it, and counts neither as a win nor as a loss. "+
+		"The configuration column is the one used for the %s × (16+%d B) throughput run; other workloads change only the sizes (see each section).", count(n), v)
+	t := newTable("Cache", "Setup", "Module", "Version", "Bound", "TTL", "Configuration")
+	t.right = make([]bool, 7)
 	for _, p := range w.d.Peers {
-		cfg := ""
-		if o := find(w.d.Throughput, ThroughputKey{Cache: p.Name, ValueSize: 64, Keys: slices.Min(w.d.Settings.KeyCounts)}); o != nil && o.Result != nil {
-			cfg = o.Result.Config
-		}
-		mod := p.Module
+		cfg := w.configOf(p.Name, n, v)
+		mod, setup := p.Module, p.Setup
 		switch {
 		case p.Baseline:
-			cfg = "hit-ratio baseline only: an LRU list over a Go map, bounded by key+value bytes"
-			mod = "bench/internal/caches"
+			cfg, mod, setup = "hit-ratio baseline only: an LRU list over a Go map, bounded by key+value bytes", "bench/internal/caches", "–"
 		case mod == "":
 			mod = "standard library"
+		}
+		if setup == "" {
+			setup = "–"
 		}
 		ttl := "no"
 		if p.TTL {
 			ttl = "yes"
 		}
-		t.row(p.Name, mod, p.Version, p.Bound, ttl, "`"+strings.ReplaceAll(cfg, "`", "'")+"`")
+		t.row(p.Name, setup, mod, p.Version, p.Bound, ttl, "`"+strings.ReplaceAll(cfg, "`", "'")+"`")
 	}
 	w.table(t)
-	w.para("mmcache's `AvgEntrySize` (which sizes its hash table) is set to the workload's real key+value size in every run, as its documentation asks; its other settings are defaults, including transparent huge pages. freecache's README also suggests lowering `GOGC` for large caches; GOGC stays at 100 for every cache so that the GC measurements compare caches, not GC settings.")
+	w.para("The tuned configurations: mmcache sets `AvgEntrySize`, which sizes its hash table, to the workload's key+value size (with 16+64 B entries that is its default of 80, so it was not run again there: such cells read \"= defaults\"); " +
+		"bigcache sizes Shards, MaxEntrySize and MaxEntriesInWindow from the workload instead of `DefaultConfig`'s 1024 shards for 600,000 entries of 500 B; " +
+		"ristretto sets IgnoreInternalCost, so that its bound counts keys and values only, as otter's does (on its defaults each entry also costs ristretto's own item size); " +
+		"otter and map+RWMutex are presized for the expected entries. freecache, fastcache, go-cache and sync.Map have nothing to set beyond their size and run once. " +
+		"The GC section runs every cache on its defaults only, to keep the run within its time: the Go-heap caches' GC jobs are its longest, and the tuned settings mostly size tables and buffers (ristretto's also keeps more entries in the same budget). " +
+		"bigcache's Verbose is off in both of its configurations: it only logs, and its default logger writes to the standard output the harness reads results from. " +
+		"freecache's README also suggests lowering `GOGC` for large caches; GOGC stays at 100 for every cache so that the GC measurements compare caches, not GC settings.")
+}
+
+// configOf returns the configuration a cache used in the n × (16+v B) throughput run, or, where
+// it did not run there, in the first throughput run it did, saying which.
+func (w *doc) configOf(c string, n, v int) string {
+	if o := find(w.d.Throughput, ThroughputKey{Cache: c, ValueSize: v, Keys: n}); o != nil && o.Result != nil {
+		return o.Result.Config
+	}
+	for _, o := range w.d.Throughput {
+		if o.Key.Cache == c && o.Result != nil {
+			return fmt.Sprintf("%s (in the %s × (16+%d B) run)", o.Result.Config, count(o.Key.Keys), o.Key.ValueSize)
+		}
+	}
+	return ""
 }

@@ -39,7 +39,7 @@ func (w *doc) speed() {
 		return
 	}
 	w.heading(2, "Issue 2 speed target: mmcache against fastcache and freecache")
-	w.para("The Go benchmarks in [bench/speed_test.go](../bench/speed_test.go), run by this command through `testing.Benchmark` with the same code: %s keys of 16+64 bytes preloaded, keys chosen by zipf 0.99 from a precomputed sequence, Get into a buffer with room, Set of existing keys; single goroutine and `b.RunParallel` with GOMAXPROCS = %d. Each benchmark ran %s, for %s each; the table gives medians. To run them yourself: `cd bench && go test -run '^$' -bench . -benchtime 1s -count 5 .`",
+	w.para("The Go benchmarks in [bench/speed_test.go](../bench/speed_test.go), run by this command through `testing.Benchmark` with the same code, every cache on its defaults (for mmcache, with 16+64 B entries, they are also its tuned configuration): %s keys of 16+64 bytes preloaded, keys chosen by zipf 0.99 from a precomputed sequence, Get into a buffer with room, Set of existing keys; single goroutine and `b.RunParallel` with GOMAXPROCS = %d. Each benchmark ran %s, for %s each; the table gives medians. To run them yourself: `cd bench && go test -run '^$' -bench . -benchtime 1s -count 5 .`",
 		count(s.SpeedKeys), w.d.Machine.GOMAXPROCS, times(s.SpeedRuns), s.SpeedBenchTime)
 	head := []string{"Benchmark"}
 	for _, c := range append([]string{"mmcache"}, speedPeers...) {

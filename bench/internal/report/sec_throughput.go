@@ -135,6 +135,9 @@ func (w *doc) cellText(c string, v, n int, dist string, r, g int, won, total *in
 	}
 	mm := summarize(m.OpsPerSec)
 	rt := sm.Median / mm.Median
+	if !rival(c) {
+		return fmt.Sprintf("%s (%s)", mops(sm.Median), ratio(rt))
+	}
 	*total++
 	// A peer that lost keys it had room for misses more, and a miss is a cheaper Get.
 	ph, mh := summarize(cl.HitRate).Median, summarize(m.HitRate).Median

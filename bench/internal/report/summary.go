@@ -70,7 +70,7 @@ func (w *doc) summaryTable() string {
 }
 
 func (w *doc) summary() string {
-	intro := fmt.Sprintf("Generated from the run of %s on %d cores (%s); see docs/benchmarks.md for how each number was measured. Unbounded caches (go-cache, map+RWMutex, sync.Map) have no hit ratio: they never evict.",
+	intro := fmt.Sprintf("Generated from the run of %s on %d cores (%s); see docs/benchmarks.md for how each number was measured. Every cache runs on its defaults, as a user would set it up; \"(tuned)\" rows are the same cache with settings fitted to the workload, and a dash marks what was not measured (a tuned configuration is not run where it equals the defaults, nor in the GC section). Unbounded caches (go-cache, map+RWMutex, sync.Map) have no hit ratio: they never evict.",
 		w.d.Started.Format("2006-01-02"), w.d.Machine.Cores, w.d.Machine.CPU)
 	return intro + "\n\n" + w.summaryTable()
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mmcache/mmcache/bench/internal/measure"
 )
 
 // Write renders benchmarks.md, summary.md and the charts (in img/) into dir.
@@ -90,6 +92,8 @@ func (w *doc) skipped() {
 	var lines []string
 	add := func(what, skip, err string) {
 		switch {
+		case skip == measure.SameAsDefaults:
+			// said once in the configuration section
 		case err != "":
 			lines = append(lines, fmt.Sprintf("- %s: **error**: %s", what, err))
 		case skip != "":

@@ -1,7 +1,7 @@
 // Package speed holds the bodies of issue 2's speed benchmarks: mmcache against fastcache and
-// freecache, Get and Set, on one goroutine and in parallel, with 16-byte keys, 64-byte values,
-// a preloaded key space and zipf key choice from a precomputed sequence. The Go benchmarks in
-// the bench module and the report command both run them.
+// freecache, each on its defaults, Get and Set, on one goroutine and in parallel, with 16-byte
+// keys, 64-byte values, a preloaded key space and zipf key choice from a precomputed sequence.
+// The Go benchmarks in the bench module and the report command both run them.
 package speed
 
 import (

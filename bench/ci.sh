@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the bench module the way CI does: vet, its unit tests, every benchmark once, and the
-# report in quick mode (every workload tiny) into a temporary directory. Under 2 minutes on 2 cores.
+# Checks the bench module the way CI does: vet, its unit tests, every benchmark once, the
+# report in quick mode (every workload tiny) into a temporary directory, and the side-by-side
+# comparison on defaults at a tiny size. Under 2 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 go vet ./...
@@ -10,3 +11,5 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 go run ./cmd/report -quick -out "$out"
 test -s "$out/benchmarks.md"
+go run ./cmd/defaults -keys 20k -values 64 -runs 1 -cell 20ms -warm 0 >"$out/defaults.md"
+grep -q '^| Set |' "$out/defaults.md"

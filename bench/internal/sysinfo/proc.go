@@ -61,3 +61,17 @@ func readTrim(path string) string {
 	}
 	return strings.TrimSpace(string(data))
 }
+
+// MemAvailable returns the memory the kernel estimates is available for new work without
+// swapping (MemAvailable in /proc/meminfo), in bytes, or -1 where it cannot tell.
+func MemAvailable() int64 {
+	f := strings.Fields(firstMatch("/proc/meminfo", "MemAvailable"))
+	if len(f) == 0 {
+		return -1
+	}
+	kb, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return kb * 1024
+}

@@ -958,3 +958,47 @@ func TestAdversarialDefaultMaxEntrySizeBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestAdversarialSetOverExpiredCountsExpiration: a Set that replaces an expired entry counts it
+// as an expiration, in place and appended, as Delete, the janitor and a full bucket do.
+func TestAdversarialSetOverExpiredCountsExpiration(t *testing.T) {
+	leakCheck(t)
+	clock := newFakeClock()
+	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, clock, nil)
+	for _, sameFootprint := range []bool{true, false} {
+		k := []byte("k")
+		require.NoError(t, c.SetWithTTL(k, []byte("12345678"), time.Second))
+		clock.advance(int64(time.Second))
+		before := c.Stats().Expirations
+		v := []byte("abcdefgh") // same footprint: in place
+		if !sameFootprint {
+			v = []byte("a longer value, elsewhere")
+		}
+		require.NoError(t, c.Set(k, v))
+		require.Equal(t, before+1, c.Stats().Expirations, "in place %v", sameFootprint)
+		require.True(t, c.Delete(k))
+	}
+}
+
+// TestAdversarialDefaultMaxEntrySizeWithShards: with Shards set and MaxEntrySize left at 0,
+// New picks an entry size that fits the shards, instead of refusing a config that works with
+// an explicit MaxEntrySize (as bigcache users set 1024 shards).
+func TestAdversarialDefaultMaxEntrySizeWithShards(t *testing.T) {
+	leakCheck(t)
+	for _, cfg := range []Config{
+		{Capacity: 256 << 20, Shards: 256}, {Capacity: 1 << 30, Shards: 1024},
+		{Capacity: 32 << 20, Shards: 16}, {Capacity: 64 << 20, Shards: 64},
+	} {
+		explicit := cfg
+		explicit.MaxEntrySize = 64 << 10
+		c, err := New(explicit)
+		require.NoError(t, err, "%+v", explicit)
+		require.NoError(t, c.Close())
+		c, err = New(cfg) // MaxEntrySize 0: "picks a default"
+		require.NoError(t, err, "%+v", cfg)
+		require.LessOrEqual(t, c.e.lay.maxEntry, DefaultMaxEntrySize)
+		require.GreaterOrEqual(t, c.e.lay.maxEntry, 64<<10)
+		require.NoError(t, c.Set([]byte("k"), make([]byte, c.e.lay.maxEntry-1)))
+		require.NoError(t, c.Close())
+	}
+}

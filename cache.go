@@ -240,6 +240,9 @@ func (s *shard) getLocked(dst []byte, h uint64, key []byte) ([]byte, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock() // a panic, whatever its cause, must not leave the lock held
 	mayPanic(pointReadLocked)
+	if s.closed {
+		return dst, false // a miss, not counted
+	}
 	b, i, pos, en, ok := s.lookupLive(h, key)
 	if ok {
 		s.tbl.markAccessed(b, i)
@@ -301,6 +304,9 @@ func (s *shard) pinValue(h uint64, key []byte) (value []byte, seg arena.ID, ok b
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)
+	if s.closed {
+		return nil, 0, false // a miss, not counted
+	}
 	b, i, pos, en, ok := s.lookupLive(h, key)
 	s.countLookup(ok)
 	if !ok {

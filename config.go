@@ -31,8 +31,9 @@ type Config struct {
 
 	// MaxEntrySize is the largest key+value [Cache.Set] accepts, at most 1 GiB less 16 bytes.
 	// 0 picks [DefaultMaxEntrySize] (a 1 MiB value under any key up to [MaxKeySize]) wherever
-	// Capacity has room for it, and Capacity/64 (at least 4 KiB) in a cache too small for that
-	// (below about 5 MiB). Memory is allocated in segments of about MaxEntrySize, and every
+	// the shards have room for it: from about 5 MiB of Capacity when Shards is 0. Otherwise it
+	// picks Capacity/64 (at least 4 KiB), or the largest power of two below that which leaves
+	// room for the shards set. Memory is allocated in segments of about MaxEntrySize, and every
 	// shard needs at least four of them: a large MaxEntrySize in a small cache means fewer shards.
 	MaxEntrySize int
 
@@ -69,7 +70,9 @@ const (
 	maxCapacity = maxShards * maxArenaData
 
 	minSegmentsPerShard = 4
-	minSegmentSize      = 64 << 10
+	// minDefaultMaxEntry is the smallest MaxEntrySize a Config that leaves it 0 gets.
+	minDefaultMaxEntry = 4 << 10
+	minSegmentSize     = 64 << 10
 	// An entry's offset is stored in 32 bits in units of 8 bytes.
 	maxArenaData = (1 << 32) * entryAlign
 )
@@ -124,8 +127,17 @@ func (cfg Config) layout() (layout, error) {
 	if l, err := cfg.layoutFor(DefaultMaxEntrySize); err == nil {
 		return l, nil
 	}
-	// Too small a cache for the default: entries of up to a 64th of it.
-	return cfg.layoutFor(max(cfg.Capacity/64, 4<<10))
+	// Too little room per shard for the default: entries of up to a 64th of Capacity, and
+	// less, power of two by power of two, while that leaves a shard too small for four
+	// segments (many shards set by the caller).
+	m := max(min(cfg.Capacity/64, DefaultMaxEntrySize), minDefaultMaxEntry)
+	for {
+		l, err := cfg.layoutFor(m)
+		if err == nil || m <= minDefaultMaxEntry {
+			return l, err
+		}
+		m = 1 << (bits.Len(uint(m-1)) - 1) // the next power of two down
+	}
 }
 
 // layoutFor is layout with a valid Config and a largest entry of maxEntry bytes.

@@ -585,7 +585,7 @@ func TestPortedReadEntriesSurviveAFlood(t *testing.T) {
 		}
 	}
 	st := c.Stats()
-	require.Greater(t, st.Evictions, uint64(flood/2))
+	require.Greater(t, st.Evictions, uint64(flood/3)) // the cache holds about 7,500 such entries
 	for _, h := range hot {
 		got, ok := c.Get(nil, h)
 		require.True(t, ok)

@@ -62,8 +62,10 @@ type readerSlot struct {
 	state   uint64 // odd while owned; accessed atomically, but released by releaseStore
 	lookups uint64 // written by the owner only (releaseStore), read atomically by Stats
 	misses  uint64
-	fence   uint64         // stored to by orderLoads, never read
-	_       [64 - 4*8]byte // one slot per cache line
+	//lint:ignore U1000 stored to by orderLoads on arm64 and under the race detector; never read
+	fence uint64
+
+	_ [64 - 4*8]byte // one slot per cache line
 }
 
 var _ = [1]struct{}{}[unsafe.Sizeof(readerSlot{})-64]
@@ -152,11 +154,14 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 		return dst, false, false
 	}
 	// Deferred, so that a panic cannot leave the slot owned, which would hold up Close for good.
-	defer func() { r.release(done, hit) }()
-	out, hit, done = dst, false, true // a miss once Close has begun
-	if !e.closing.Load() {
-		out, hit, done = s.tryGet(r, dst, h, key)
+	// A lookup is counted when it completed on an open cache.
+	count := false
+	defer func() { r.release(count, hit) }()
+	if e.closing.Load() {
+		return dst, false, true // a miss, not counted, once Close has begun
 	}
+	out, hit, done = s.tryGet(r, dst, h, key)
+	count = done
 	return out, hit, done
 }
 

@@ -80,10 +80,12 @@ func (s *shard) init(e *engine, region []byte, l *layout) error {
 }
 
 // lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
-// lock holder is seq's only writer. Lock-free readers run only on x86, which makes ordinary
-// stores visible in program order, and the compiler does not reorder stores, so a plain store
-// of the odd value is seen before the writes that follow: no fence needed, except around a
-// copy large enough for non-temporal stores (copyEntryBytes).
+// lock holder is seq's only writer, through releaseStore. On x86, which makes ordinary stores
+// visible in program order (the compiler does not reorder them either), a plain store of the
+// odd value is seen before the writes that follow: no fence needed, except around a copy large
+// enough for non-temporal stores (copyEntryBytes). On arm64 the store is a store-release and
+// the load that reads it back a load-acquire, which together order it before every later
+// store (docs/design.md).
 //
 // Every lock is followed by a deferred unlock, which also handles a panic under the lock.
 func (s *shard) lock() {
@@ -172,6 +174,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	if found && old.size() == size && s.ar.Pins(s.segOf(pos)) == 0 {
 		// Same footprint and no View callback reading it: overwrite in place, which leaves no
 		// garbage behind. Locked readers are excluded; lock-free ones see seq odd and retry.
+		s.countReplaced(&old)
 		putEntry(s.data[pos:pos+size], key, value, expire)
 		mayPanic(pointOverwrite)
 		s.noteExpire(s.segOf(pos), expire)
@@ -195,6 +198,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	}
 	off := uint32(newPos >> entryAlignBits)
 	if found {
+		s.countReplaced(&old)
 		s.killEntry(pos, &old)
 		s.liveBytes -= old.keyLen + old.valLen
 		s.tbl.setOff(b, i, off)
@@ -212,6 +216,14 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	s.liveBytes += len(key) + len(value)
 	s.wroteLocked()
 	return nil
+}
+
+// countReplaced counts an entry that a Set replaces as an expiration if it had expired: it
+// left the cache by expiry before the Set came.
+func (s *shard) countReplaced(old *entry) {
+	if s.expiredNow(old) {
+		s.expirations++
+	}
 }
 
 func (s *shard) wroteLocked() {

@@ -28,7 +28,8 @@ type Stats struct {
 const slotBytes = 1 + 4
 
 // Stats returns the cache's counters. After Close, Entries, LiveBytes and UsedBytes read 0;
-// the counters, ReservedBytes and Capacity remain.
+// the counters, ReservedBytes and Capacity remain, and lookups on the closed cache are not
+// counted.
 func (c *Cache) Stats() Stats {
 	e := c.engine()
 	st := Stats{Capacity: len(e.region)}

@@ -75,7 +75,8 @@ type result struct {
 type combo struct {
 	Keys, ValueSize int
 	Budget          int64
-	Alone           bool // the caches ran one at a time rather than side by side
+	Alone           bool   // the caches ran one at a time rather than side by side
+	LoadAvg         string // load averages before and after the combination ran
 	Results         []*result
 }
 
@@ -154,7 +155,8 @@ func main() {
 // measureCombo runs every cache of one combination, side by side where they fit in memory
 // together and one at a time where they do not.
 func measureCombo(exe string, s settings, n, v int) *combo {
-	c := &combo{Keys: n, ValueSize: v, Budget: 2 * int64(n) * int64(workload.KeySize+v)}
+	c := &combo{Keys: n, ValueSize: v, Budget: 2 * int64(n) * int64(workload.KeySize+v), LoadAvg: sysinfo.LoadAvg()}
+	defer func() { c.LoadAvg += " / " + sysinfo.LoadAvg() }()
 	var need int64
 	for _, name := range s.Caches {
 		need += memoryNeed(name, n, v, c.Budget)

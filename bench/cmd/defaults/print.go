@@ -28,7 +28,7 @@ func printCombo(c *combo, s settings) {
 	if c.Alone {
 		mode = "**one cache at a time**, each in a fresh process (they do not fit in memory together), its runs interleaved across the three cells"
 	}
-	fmt.Printf("## %s keys × (16 + %d B), %s per cache\n\n%s.\n\n", count(c.Keys), c.ValueSize, size(c.Budget), strings.ToUpper(mode[:1])+mode[1:])
+	fmt.Printf("## %s keys × (16 + %d B), %s per cache\n\n%s. Load average before / after: %s.\n\n", count(c.Keys), c.ValueSize, size(c.Budget), strings.ToUpper(mode[:1])+mode[1:], c.LoadAvg)
 	head := []string{"Cell"}
 	for _, r := range c.Results {
 		head = append(head, r.Cache+" ns/op")

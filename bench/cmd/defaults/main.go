@@ -4,8 +4,8 @@
 // (2 × N × (16+value) bytes) and otherwise left on its defaults, and three cells per
 // combination: Get only, 75% Get / 25% Set, Set only (Sets overwrite existing keys).
 //
-//	cd bench && go run ./cmd/defaults                  # 1 M and 10 M keys, about 15 minutes on 2 cores
-//	cd bench && go run ./cmd/defaults -keys 1M         # 1 M keys only, about 4 minutes
+//	cd bench && go run ./cmd/defaults                  # 1 M and 10 M keys, about 10 minutes on 2 cores
+//	cd bench && go run ./cmd/defaults -keys 1M         # 1 M keys only, about 3 minutes
 //
 // Each cache lives in a process of its own (this binary, started with a hidden -worker
 // argument). Where the caches of a combination fit in memory together, they are all preloaded

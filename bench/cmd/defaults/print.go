@@ -24,11 +24,11 @@ func header(r *run) {
 
 // printCombo prints the table of one combination, and what is worth knowing beside it.
 func printCombo(c *combo, s settings) {
-	mode := "all caches preloaded in processes of their own and their runs interleaved, cell by cell, in a rotating order"
+	mode := "All caches preloaded in processes of their own and their runs interleaved, cell by cell, in a rotating order"
 	if c.Alone {
-		mode = "**one cache at a time**, each in a fresh process (they do not fit in memory together), its runs interleaved across the three cells"
+		mode = "**One cache at a time**, each in a fresh process (they do not fit in memory together), its runs interleaved across the three cells; a cache's later runs follow its earlier Set runs"
 	}
-	fmt.Printf("## %s keys × (16 + %d B), %s per cache\n\n%s. Load average before / after: %s.\n\n", count(c.Keys), c.ValueSize, size(c.Budget), strings.ToUpper(mode[:1])+mode[1:], c.LoadAvg)
+	fmt.Printf("## %s keys × (16 + %d B), %s per cache\n\n%s. Load average before / after: %s.\n\n", count(c.Keys), c.ValueSize, size(c.Budget), mode, c.LoadAvg)
 	head := []string{"Cell"}
 	for _, r := range c.Results {
 		head = append(head, r.Cache+" ns/op")

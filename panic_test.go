@@ -121,6 +121,18 @@ func TestInjectedPanics(t *testing.T) {
 			}()
 			injectPanic.Store(0)
 			require.Equal(t, injectedPanic{sc.point}, got, "the panic reaches the caller")
+			// A panic under a write lock empties that one shard; under a read lock, or with
+			// none, nothing was being changed and nothing is emptied.
+			salvaged := 0
+			for i := range c.e.shards {
+				salvaged += int(c.e.shards[i].salvages)
+			}
+			switch sc.point {
+			case pointReadLocked, pointLockFree, pointClose:
+				require.Zero(t, salvaged)
+			default:
+				require.Equal(t, 1, salvaged)
+			}
 			requireWhole(t, c, key)
 		})
 	}

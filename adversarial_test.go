@@ -617,28 +617,12 @@ func TestAdversarialResetStormWithPins(t *testing.T) {
 		require.NoError(t, c.Set(k, valueFor(k, 0, big)))
 		keys = append(keys, k)
 	}
-	release := make(chan struct{})
-	errs := make(chan error, len(keys))
-	var started, ended sync.WaitGroup
-	for _, k := range keys {
-		started.Add(1)
-		ended.Add(1)
-		go func() {
-			defer ended.Done()
-			ok := c.View(k, func(v []byte) {
-				started.Done()
-				<-release
-				if !bytes.Equal(v, valueFor(k, 0, big)) {
-					errs <- fmt.Errorf("the bytes of %q changed while held", k)
-				}
-			})
-			if !ok {
-				started.Done()
-				errs <- fmt.Errorf("View of %q missed", k)
-			}
-		}()
-	}
-	started.Wait()
+	end := holdViews(c, keys, func(k, v []byte) error {
+		if !bytes.Equal(v, valueFor(k, 0, big)) {
+			return fmt.Errorf("the bytes of %q changed while held", k)
+		}
+		return nil
+	})
 	r := rand.New(rand.NewPCG(5, 5))
 	maxEntry := c.e.lay.maxEntry
 	for i := range 400 {
@@ -656,12 +640,7 @@ func TestAdversarialResetStormWithPins(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, valueFor(k, i, n), got)
 	}
-	close(release)
-	ended.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	require.Empty(t, end())
 	require.Zero(t, s.ar.Retired(), "the last view out frees each retired segment")
 	advNoPinsOrSlots(t, c)
 	require.NoError(t, c.check())

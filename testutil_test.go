@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,3 +182,44 @@ func procRSS(t testing.TB) int64 {
 
 // segmentBytes is the part of UsedBytes in segments: UsedBytes less the entries' table slots.
 func segmentBytes(st Stats) int { return st.UsedBytes - st.Entries*slotBytes }
+
+// holdViews starts one goroutine per key, each holding a View of its key until end is called.
+// It returns once every View is running. end lets them return, waits for them, and returns
+// what went wrong: a View that missed, or the error check gave for the bytes it held (check
+// runs on them after the release, before the View ends; nil checks nothing).
+func holdViews(c *Cache, keys [][]byte, check func(key, value []byte) error) (end func() []error) {
+	release := make(chan struct{})
+	errs := make(chan error, len(keys))
+	var started, ended sync.WaitGroup
+	for _, k := range keys {
+		started.Add(1)
+		ended.Add(1)
+		go func() {
+			defer ended.Done()
+			ok := c.View(k, func(v []byte) {
+				started.Done()
+				<-release
+				if check != nil {
+					if err := check(k, v); err != nil {
+						errs <- err
+					}
+				}
+			})
+			if !ok {
+				started.Done()
+				errs <- fmt.Errorf("View of %q missed", k)
+			}
+		}()
+	}
+	started.Wait()
+	return func() []error {
+		close(release)
+		ended.Wait()
+		close(errs)
+		var all []error
+		for err := range errs {
+			all = append(all, err)
+		}
+		return all
+	}
+}

@@ -196,24 +196,7 @@ func TestResetUnderConcurrentViews(t *testing.T) {
 	for si := range c.e.shards {
 		require.Equal(t, c.e.shards[si].ar.Len(), c.e.shards[si].ar.Queued(), "shard %d: every segment holds an entry", si)
 	}
-	release := make(chan struct{})
-	var started, ended sync.WaitGroup
-	for _, k := range keys {
-		started.Add(1)
-		ended.Add(1)
-		go func() {
-			defer ended.Done()
-			ok := c.View(k, func([]byte) {
-				started.Done()
-				<-release
-			})
-			if !ok {
-				started.Done()
-				t.Errorf("View of %q missed", k)
-			}
-		}()
-	}
-	started.Wait()
+	end := holdViews(c, keys, nil)
 	c.Reset()
 	for i := range 100 {
 		k := fmt.Appendf(nil, "new-%d", i)
@@ -221,8 +204,7 @@ func TestResetUnderConcurrentViews(t *testing.T) {
 	}
 	_, ok := c.Get(nil, keys[0])
 	require.False(t, ok)
-	close(release)
-	ended.Wait()
+	require.Empty(t, end())
 	for i := range 100 {
 		require.NoError(t, c.Set(fmt.Appendf(nil, "new-%d", i), []byte("v")))
 	}

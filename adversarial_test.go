@@ -355,7 +355,7 @@ func TestAdversarialMappedBytesAsInput(t *testing.T) {
 		require.True(t, ok, k)
 		require.Equal(t, want, got, k)
 	}
-	require.Zero(t, c.e.shards[0].ar.Retired())
+	require.Zero(t, c.e.shards[0].q.Retired())
 }
 
 // Get's dst sharing memory with the key in every arrangement: key inside dst's spare room, key
@@ -560,16 +560,15 @@ func TestAdversarialReaderSlotsExhausted(t *testing.T) {
 	advNoPinsOrSlots(t, c)
 }
 
-// Tables of one, two and three buckets (AvgEntrySize as large as MaxEntrySize), where every
-// insert past the first few must evict from a probe window that wraps onto itself. The newest
-// value still wins, the books balance, the invariants hold.
-func TestAdversarialTinyTables(t *testing.T) {
+// An index that cannot grow: its directory is held to depth 1, so two pages of 448 slots at
+// most, and every insert past that must evict from a full probe window. The newest value still
+// wins, the books balance, the invariants hold.
+func TestAdversarialIndexAtFullDepth(t *testing.T) {
 	leakCheck(t)
-	for _, maxEntry := range []int{200 << 10, 40000, 27000} {
+	for _, maxDepth := range []uint32{0, 1} {
 		clock := newFakeClock()
-		c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, MaxEntrySize: maxEntry, AvgEntrySize: math.MaxInt, JanitorInterval: -1}, clock, nil)
-		buckets := int(c.e.shards[0].tbl.n)
-		require.LessOrEqual(t, buckets, 3, "MaxEntrySize %d", maxEntry)
+		c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, clock, nil)
+		c.e.shards[0].idx.maxDepth = maxDepth
 		latest := map[string]uint64{}
 		for i := range 3000 {
 			k := fmt.Appendf(nil, "k%d", i%500)
@@ -587,7 +586,10 @@ func TestAdversarialTinyTables(t *testing.T) {
 				clock.advance(1)
 			}
 		}
-		require.LessOrEqual(t, c.Len(), buckets*slotsPerBucket)
+		require.LessOrEqual(t, c.Len(), pageBuckets*bucketSlots<<maxDepth)
+		require.Equal(t, uint32(1)<<maxDepth, c.e.shards[0].idx.hdr.pages)
+		st := c.Stats()
+		require.NotZero(t, st.Evictions+st.Expirations, "full windows made room")
 		for k, ver := range latest {
 			if got, ok := c.Get(nil, []byte(k)); ok {
 				gotVer, err := portedStampOK([]byte(k), got)
@@ -608,15 +610,19 @@ func TestAdversarialResetStormWithPins(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, MaxEntrySize: 100 << 10, JanitorInterval: -1}, newFakeClock(), nil)
 	s := &c.e.shards[0]
-	nsegs := s.ar.Len()
-	require.GreaterOrEqual(t, nsegs, 4)
 	big := s.segSize/2 + 1 // one per segment
 	var keys [][]byte
-	for i := range nsegs - 1 {
+	for i := 0; i == 0 || i < entrySegments(s)-1; i++ {
 		k := fmt.Appendf(nil, "held %d", i)
 		require.NoError(t, c.Set(k, valueFor(k, 0, big)))
 		keys = append(keys, k)
 	}
+	// The pool's segments, but the one the index's pages are cut from: all but one pinned.
+	require.Equal(t, 1, heldSegments(s))
+	nsegs := entrySegments(s)
+	require.GreaterOrEqual(t, nsegs, 4)
+	require.Len(t, keys, nsegs-1)
+	require.Equal(t, 1, freeSegments(s))
 	end := holdViews(c, keys, func(k, v []byte) error {
 		if !bytes.Equal(v, valueFor(k, 0, big)) {
 			return fmt.Errorf("the bytes of %q changed while held", k)
@@ -628,7 +634,7 @@ func TestAdversarialResetStormWithPins(t *testing.T) {
 	for i := range 400 {
 		if i%25 == 0 {
 			c.Reset()
-			require.Equal(t, nsegs-1, s.ar.Retired(), "iteration %d", i)
+			require.Equal(t, nsegs-1, s.q.Retired(), "iteration %d", i)
 		}
 		k := fmt.Appendf(nil, "storm %d", i)
 		n := 1 + r.IntN(2000)
@@ -641,9 +647,10 @@ func TestAdversarialResetStormWithPins(t *testing.T) {
 		require.Equal(t, valueFor(k, i, n), got)
 	}
 	require.Empty(t, end())
-	require.Zero(t, s.ar.Retired(), "the last view out frees each retired segment")
+	require.Zero(t, s.q.Retired(), "the last view out frees each retired segment")
 	advNoPinsOrSlots(t, c)
 	require.NoError(t, c.check())
+	require.NoError(t, checkPools(c))
 	require.NoError(t, c.Set([]byte("room"), make([]byte, maxEntry-4)))
 }
 
@@ -676,15 +683,15 @@ func TestAdversarialZeroCachesConcurrently(t *testing.T) {
 }
 
 // A flood of keys whose whole hashes are equal, among innocent keys, some of which share the
-// flood's home bucket (same home, other tags). The flood fills its probe window and then evicts
-// from its home bucket, entries not read since the clock passed first: so it takes exactly the
-// innocents of that one bucket (at most 12), and every other innocent stays, its lookups
-// answered, with the books balanced. Would catch a flood that spills past its window or evicts
-// elsewhere. (Equal-hash keys do displace unread neighbours in their home bucket, not only
-// each other.)
+// flood's home bucket (same page and home, other fingerprints). The flood fills its probe
+// window, splits its page while that moves innocents out of the window, and then evicts from
+// its home bucket, entries not read since the clock passed first: so it takes only innocents
+// of that one bucket (at most 7), and every other innocent stays, its lookups answered, with
+// the books balanced. Would catch a flood that spills past its window or evicts elsewhere.
+// (Equal-hash keys do displace unread neighbours in their home bucket, not only each other.)
 func TestAdversarialCollisionFloodBounded(t *testing.T) {
 	leakCheck(t)
-	const flood = 0x13572468_00990000 // shard 0, tag 0x99
+	const flood = 0x13572468_00990000 // shard 0, fingerprint 0x13572468
 	remapped := map[uint64]uint64{}
 	var colliderKeys, homemates [][]byte
 	for i := range 400 {
@@ -694,7 +701,7 @@ func TestAdversarialCollisionFloodBounded(t *testing.T) {
 	}
 	for i := range 4 {
 		k := fmt.Appendf(nil, "homemate %d", i)
-		remapped[hashKey(k, 0)] = flood ^ uint64(i+1)<<16 // same home, tags 0x98, 0x9b, ...
+		remapped[hashKey(k, 0)] = flood ^ uint64(i+1)<<(32+6) // same top bits and home bucket, other fingerprints
 		homemates = append(homemates, k)
 	}
 	remap := func(h uint64) uint64 {
@@ -705,7 +712,7 @@ func TestAdversarialCollisionFloodBounded(t *testing.T) {
 	}
 	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, newFakeClock(), remap)
 	s := &c.e.shards[0]
-	floodHome := s.tbl.home(flood)
+	fp := fingerprint(flood)
 	innocents := append([][]byte(nil), homemates...)
 	for i := range 3000 {
 		innocents = append(innocents, fmt.Appendf(nil, "innocent %d", i))
@@ -713,38 +720,27 @@ func TestAdversarialCollisionFloodBounded(t *testing.T) {
 	for _, k := range innocents {
 		require.NoError(t, c.Set(k, valueFor(k, 0, 20)))
 	}
-	inFloodHome := map[string]bool{}
-	inWindow := 0
-	for _, k := range innocents {
-		b, _, _, _, ok := s.lookup(c.e.hash(k), k)
-		require.True(t, ok)
-		if b == floodHome {
-			inFloodHome[string(k)] = true
-		}
-		if (b+s.tbl.n-floodHome)%s.tbl.n < maxProbe {
-			inWindow++
-		}
-	}
-	require.GreaterOrEqual(t, len(inFloodHome), len(homemates))
-	require.Greater(t, inWindow, len(inFloodHome), "innocents elsewhere in the window")
 	for _, k := range colliderKeys {
 		require.NoError(t, c.Set(k, valueFor(k, 1, 20)))
 		got, ok := c.Get(nil, k)
 		require.True(t, ok, "a collider right after its Set")
 		require.Equal(t, valueFor(k, 1, 20), got)
 	}
+	// Where the flood ended: its page and home bucket. Innocents lost can only have been there.
+	pg, ok := s.idx.page(fp)
+	require.True(t, ok)
+	floodHome := home(pg, fp)
+	window := pageProbe * bucketSlots
 	lost := 0
 	for _, k := range innocents {
 		got, ok := c.Get(nil, k)
 		if !ok {
 			lost++
-			require.True(t, inFloodHome[string(k)], "innocent %q outside the flood's home bucket was evicted", k)
 			continue
 		}
 		require.Equal(t, valueFor(k, 0, 20), got)
 	}
-	require.Equal(t, len(inFloodHome), lost, "the unread innocents of the home bucket go first")
-	require.LessOrEqual(t, lost, slotsPerBucket)
+	require.LessOrEqual(t, lost, bucketSlots, "only innocents of the flood's home bucket go")
 	present := 0
 	for _, k := range colliderKeys {
 		if got, ok := c.Get(nil, k); ok {
@@ -752,7 +748,15 @@ func TestAdversarialCollisionFloodBounded(t *testing.T) {
 			require.Equal(t, valueFor(k, 1, 20), got)
 		}
 	}
-	require.Equal(t, maxProbe*slotsPerBucket-(inWindow-lost), present, "the colliders fill what innocents leave of the window")
+	require.Less(t, present, window, "the flood stays within one window")
+	require.Greater(t, present, window-2*bucketSlots, "the splits moved the innocents out of the flood's window")
+	inHome := 0
+	for i := range bucketSlots {
+		if sl := (slot{floodHome, i}); s.idx.off(sl) != 0 && s.idx.fp(sl) == fp {
+			inHome++
+		}
+	}
+	require.Equal(t, uint32(present-inHome), s.idx.overflow(floodHome), "every collider past the home bucket counts")
 	st := c.Stats()
 	require.Equal(t, uint64(lost+len(colliderKeys)-present), st.Evictions)
 	require.Equal(t, len(innocents)-lost+present, st.Entries)
@@ -925,15 +929,28 @@ func TestAdversarialJanitorAroundAPinnedSegment(t *testing.T) {
 }
 
 // With Shards left to the default, the default MaxEntrySize never exceeds DefaultMaxEntrySize
-// and every Capacity from the minimum up is accepted. (The fallback for small caches,
-// Capacity/64, must not become the larger of the two.)
+// and every Capacity from the minimum up is accepted, with the documented shard count and
+// entry size. (The power of two up to Capacity/(32 × shards) must not become the larger of the
+// two where Capacity is large: DefaultMaxEntrySize is not a power of two.)
 func TestAdversarialDefaultMaxEntrySizeBounded(t *testing.T) {
-	for cp := MinCapacity; cp <= 96<<20; cp += 256 << 10 {
+	check := func(cp int) layout {
 		l, err := Config{Capacity: cp}.layout()
 		require.NoError(t, err, "Capacity %d", cp)
+		shards := wantDefaultShards(cp)
+		require.Equal(t, shards, l.shards, "Capacity %d", cp)
+		require.Equal(t, wantDefaultMaxEntry(cp, shards), l.maxEntry, "Capacity %d", cp)
 		require.LessOrEqual(t, l.maxEntry, DefaultMaxEntrySize, "Capacity %d", cp)
-		if cp >= 5<<20 {
-			require.Equal(t, DefaultMaxEntrySize, l.maxEntry, "Capacity %d: a 1 MiB value fits from about 5 MiB", cp)
+		return l
+	}
+	for cp := MinCapacity; cp <= 96<<20; cp += 256 << 10 {
+		check(cp)
+	}
+	// Up to 16 GiB (one group): from 64 MiB a shard, 256 shards at most, every GOMAXPROCS
+	// gets the 1 MiB default.
+	for c := uint64(128 << 20); c <= 16<<30 && c <= math.MaxInt; c *= 2 {
+		l := check(int(c))
+		if c >= 64<<20*256 {
+			require.Equal(t, DefaultMaxEntrySize, l.maxEntry, "Capacity %d", c)
 		}
 	}
 }
@@ -961,13 +978,21 @@ func TestAdversarialSetOverExpiredCountsExpiration(t *testing.T) {
 
 // TestAdversarialDefaultMaxEntrySizeWithShards: with Shards set and MaxEntrySize left at 0,
 // New picks an entry size that fits the shards, instead of refusing a config that works with
-// an explicit MaxEntrySize (as bigcache users set 1024 shards).
+// an explicit MaxEntrySize (as bigcache users set 1024 shards): the largest power of two up to
+// Capacity/(32 × shards), or DefaultMaxEntrySize where that is smaller.
 func TestAdversarialDefaultMaxEntrySizeWithShards(t *testing.T) {
 	leakCheck(t)
-	for _, cfg := range []Config{
-		{Capacity: 256 << 20, Shards: 256}, {Capacity: 1 << 30, Shards: 1024},
-		{Capacity: 32 << 20, Shards: 16}, {Capacity: 64 << 20, Shards: 64},
+	for _, tc := range []struct {
+		cfg  Config
+		want int
+	}{
+		{Config{Capacity: 256 << 20, Shards: 256}, 32 << 10}, // 256 MiB/(32 × 256) = 32 KiB
+		{Config{Capacity: 1 << 30, Shards: 1024}, 32 << 10},
+		{Config{Capacity: 32 << 20, Shards: 16}, 64 << 10},
+		{Config{Capacity: 64 << 20, Shards: 64}, 32 << 10},
+		{Config{Capacity: 512 << 20, Shards: 8}, DefaultMaxEntrySize}, // 2 MiB, capped
 	} {
+		cfg := tc.cfg
 		explicit := cfg
 		explicit.MaxEntrySize = 64 << 10
 		c, err := New(explicit)
@@ -975,9 +1000,10 @@ func TestAdversarialDefaultMaxEntrySizeWithShards(t *testing.T) {
 		require.NoError(t, c.Close())
 		c, err = New(cfg) // MaxEntrySize 0: "picks a default"
 		require.NoError(t, err, "%+v", cfg)
-		require.LessOrEqual(t, c.e.lay.maxEntry, DefaultMaxEntrySize)
-		require.GreaterOrEqual(t, c.e.lay.maxEntry, 64<<10)
+		require.Equal(t, cfg.Shards, c.e.lay.shards, "%+v", cfg)
+		require.Equal(t, tc.want, c.e.lay.maxEntry, "%+v", cfg)
 		require.NoError(t, c.Set([]byte("k"), make([]byte, c.e.lay.maxEntry-1)))
+		require.ErrorIs(t, c.Set([]byte("k"), make([]byte, c.e.lay.maxEntry)), ErrEntryTooLarge)
 		require.NoError(t, c.Close())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -99,7 +100,6 @@ func TestBadConfig(t *testing.T) {
 		{Capacity: 64 << 20, Shards: maxShards * 2},
 		{Capacity: 64 << 20, DefaultTTL: -time.Second},
 		{Capacity: 64 << 20, MaxEntrySize: -1},
-		{Capacity: 64 << 20, AvgEntrySize: -1},
 		{Capacity: 64 << 20, MaxEntrySize: 32 << 20},              // four segments of 32 MiB do not fit
 		{Capacity: MinCapacity, MaxEntrySize: MinCapacity},        // nor does one
 		{Capacity: 64 << 20, Shards: 1024, MaxEntrySize: 1 << 20}, // shards too small for their segments
@@ -112,6 +112,20 @@ func TestBadConfig(t *testing.T) {
 
 	c, err := New(Config{Capacity: MinCapacity})
 	require.NoError(t, err, "the minimum capacity works")
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	require.NoError(t, c.Close())
+
+	// AvgEntrySize is deprecated and ignored: any value, even a negative one, is accepted and
+	// changes nothing in the layout.
+	want, err := Config{Capacity: 64 << 20}.layout()
+	require.NoError(t, err)
+	for _, avg := range []int{-1, math.MinInt, 1, math.MaxInt} {
+		l, err := Config{Capacity: 64 << 20, AvgEntrySize: avg}.layout()
+		require.NoError(t, err, "AvgEntrySize %d", avg)
+		require.Equal(t, want, l, "AvgEntrySize %d", avg)
+	}
+	c, err = New(Config{Capacity: 64 << 20, AvgEntrySize: -1})
+	require.NoError(t, err)
 	require.NoError(t, c.Set([]byte("k"), []byte("v")))
 	require.NoError(t, c.Close())
 }
@@ -168,24 +182,31 @@ func TestBadConfigMessages(t *testing.T) {
 		{Config{Capacity: 64 << 20, DefaultTTL: -time.Second}, "mmcache: invalid config: DefaultTTL -1s is negative"},
 		{Config{Capacity: 64 << 20, MaxEntrySize: -1}, "mmcache: invalid config: MaxEntrySize -1 is negative"},
 		{Config{Capacity: 64 << 20, MaxEntrySize: 1 << 30}, "mmcache: invalid config: MaxEntrySize 1073741824 is above the limit of 1073741808 bytes"},
-		{Config{Capacity: 64 << 20, AvgEntrySize: -5}, "mmcache: invalid config: AvgEntrySize -5 is negative"},
 	}
 	if strconv.IntSize == 64 {
-		huge := uint64(1)<<51 + 1<<30 // a shard would exceed what 32-bit offsets address
+		// A group's pool is at most (2^32-1) × 8 bytes (32-bit offsets in units of 8 bytes),
+		// rounded down to a MiB: 34358689792, a MiB short of 32 GiB; and there are at most
+		// 65536 groups, one per shard: 2251731094208512 bytes in all.
+		huge := uint64(1)<<51 + 1<<30 // a group would exceed what 32-bit offsets address
 		exact = append(exact, struct {
 			cfg  Config
 			want string
-		}{Config{Capacity: int(huge)}, "mmcache: invalid config: Capacity 2251800887427072 is above the limit of 2251799813685248 bytes (65536 shards of at most 34359738368 bytes)"},
+		}{Config{Capacity: int(huge)}, "mmcache: invalid config: Capacity 2251800887427072 is above the limit of 2251731094208512 bytes (65536 groups of shards of at most 34358689792 bytes)"},
 			struct {
 				cfg  Config
 				want string
-			}{Config{Capacity: int(huge >> 11 &^ (1 << 19)) /* 2^40 */, Shards: 8}, "mmcache: invalid config: Shards 8 is too few for Capacity 1099511627776: a shard holds at most 34359738368 bytes; use 32 or more, or 0"})
+			}{Config{Capacity: int(huge >> 11 &^ (1 << 19)) /* 2^40 */, Shards: 8}, "mmcache: invalid config: Shards 8 is too few for Capacity 1099511627776: shards share pools of at most 34358689792 bytes; use 64 or more, or 0"})
+		// (2^40 / 32 is 32 GiB, a MiB over a pool's limit: 64 groups, so 64 shards at least.)
 	}
 	for _, tc := range exact {
 		_, err := New(tc.cfg)
 		require.ErrorIs(t, err, ErrInvalidConfig)
 		require.Equal(t, tc.want, err.Error())
 	}
+	// AvgEntrySize is deprecated and ignored: a negative one is no longer an error to explain.
+	c, err := New(Config{Capacity: 64 << 20, AvgEntrySize: -5})
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
 	// Layouts that do not fit: the message names the fields to change and the count needed.
 	for _, tc := range []struct {
 		cfg    Config
@@ -206,28 +227,93 @@ func TestBadConfigMessages(t *testing.T) {
 	}
 }
 
-// TestDefaultMaxEntrySize: on defaults, a 1 MiB value fits under any valid key wherever the
-// capacity has room for it (from about 5 MiB), and a cache too small falls back to a 64th.
+// wantDefaultShards is the documented shard count for Shards 0 (below 32 GiB, where one group
+// holds every shard): 4 × GOMAXPROCS rounded up to a power of two, at most 256, halved while a
+// shard would have less than 2 MiB of Capacity.
+func wantDefaultShards(capacity int) int {
+	shards := 1
+	for shards < 4*runtime.GOMAXPROCS(0) {
+		shards *= 2
+	}
+	shards = min(shards, 256)
+	for shards > 1 && capacity/shards < 2<<20 {
+		shards /= 2
+	}
+	return shards
+}
+
+// wantDefaultMaxEntry is the documented MaxEntrySize for MaxEntrySize 0 where that layout fits:
+// the largest power of two up to Capacity/(32 × shards), at least 4 KiB, and at most
+// DefaultMaxEntrySize. (DefaultMaxEntrySize is not a power of two: it is the pick only from
+// Capacity/(32 × shards) = 2 MiB up.)
+func wantDefaultMaxEntry(capacity, shards int) int {
+	budget := capacity / (32 * shards)
+	if budget >= DefaultMaxEntrySize+maxHeaderSize {
+		return DefaultMaxEntrySize
+	}
+	m := 4 << 10
+	for 2*m <= budget {
+		m *= 2
+	}
+	return m
+}
+
+// TestDefaultMaxEntrySize: on defaults, the largest entry is the largest power of two up to
+// Capacity/(32 × shards), at least 4 KiB and at most DefaultMaxEntrySize, so that the shards'
+// half-written segments leave little of Capacity unused, or DefaultMaxEntrySize once Capacity
+// has room for 32 segments of that size per shard, where a 1 MiB value fits under any valid
+// key; and an entry one byte over the limit is refused.
 func TestDefaultMaxEntrySize(t *testing.T) {
 	leakCheck(t)
 	require.Equal(t, 1_114_111, DefaultMaxEntrySize)
 	value := make([]byte, 1<<20)
 	longKey := bytes.Repeat([]byte("k"), MaxKeySize)
-	for _, capacity := range []int{6 << 20, 16 << 20, 64 << 20, 256 << 20} {
+	// The smallest Capacity at which the default shard count gets the 1 MiB default: 64 MiB
+	// per shard (at most 256 shards: 16 GiB, mapped with no reserve), where the address space
+	// has room for it.
+	capacities := []int{MinCapacity, 2 << 20, 6 << 20, 16 << 20, 64 << 20, 256 << 20}
+	oneMiB := -1
+	if n := uint64(64<<20) * uint64(wantDefaultShards(math.MaxInt)); n <= math.MaxInt/2 {
+		oneMiB = int(n)
+		capacities = append(capacities, oneMiB)
+	}
+	for _, capacity := range capacities {
 		c, err := New(Config{Capacity: capacity, JanitorInterval: -1})
 		require.NoError(t, err)
-		require.Equal(t, DefaultMaxEntrySize, c.e.lay.maxEntry, "Capacity %d", capacity)
-		require.NoError(t, c.Set(longKey, value), "Capacity %d", capacity)
-		require.NoError(t, c.Set([]byte("short"), value), "Capacity %d", capacity)
-		require.ErrorIs(t, c.Set(longKey, append(value, 0)), ErrEntryTooLarge)
-		v, ok := c.Get(nil, longKey)
-		require.True(t, ok)
-		require.Len(t, v, 1<<20)
+		shards := wantDefaultShards(capacity)
+		maxEntry := wantDefaultMaxEntry(capacity, shards)
+		require.Equal(t, shards, c.e.lay.shards, "Capacity %d", capacity)
+		require.Equal(t, maxEntry, c.e.lay.maxEntry, "Capacity %d", capacity)
+		if capacity == oneMiB {
+			require.Equal(t, DefaultMaxEntrySize, maxEntry, "Capacity %d", capacity)
+			require.NoError(t, c.Set(longKey, value), "Capacity %d", capacity)
+			require.NoError(t, c.Set([]byte("short"), value), "Capacity %d", capacity)
+			require.ErrorIs(t, c.Set(longKey, append(value, 0)), ErrEntryTooLarge)
+			v, ok := c.Get(nil, longKey)
+			require.True(t, ok)
+			require.Len(t, v, 1<<20)
+		} else {
+			require.Less(t, maxEntry, DefaultMaxEntrySize, "Capacity %d", capacity)
+			require.ErrorIs(t, c.Set([]byte("short"), value), ErrEntryTooLarge, "Capacity %d", capacity)
+			require.NoError(t, c.Set([]byte("k"), make([]byte, maxEntry-1)), "Capacity %d", capacity)
+			require.ErrorIs(t, c.Set([]byte("k"), make([]byte, maxEntry)), ErrEntryTooLarge, "Capacity %d", capacity)
+			v, ok := c.Get(nil, []byte("k"))
+			require.True(t, ok)
+			require.Len(t, v, maxEntry-1)
+		}
 		require.NoError(t, c.Close())
 	}
+	// Whatever GOMAXPROCS, a Capacity under 4 MiB has one shard: at 2 MiB, of entries up to
+	// 2 MiB/32 = 64 KiB; at MinCapacity, up to 32 KiB.
 	c, err := New(Config{Capacity: 2 << 20, JanitorInterval: -1})
 	require.NoError(t, err)
-	require.Equal(t, 32<<10, c.e.lay.maxEntry, "2 MiB is too small for the default")
+	require.Equal(t, 1, c.e.lay.shards)
+	require.Equal(t, 64<<10, c.e.lay.maxEntry, "2 MiB is too small for the default")
+	require.NoError(t, c.Close())
+	c, err = New(Config{Capacity: MinCapacity, JanitorInterval: -1})
+	require.NoError(t, err)
+	require.Equal(t, 1, c.e.lay.shards)
+	require.Equal(t, 32<<10, c.e.lay.maxEntry)
 	require.NoError(t, c.Close())
 }
 

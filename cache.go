@@ -67,7 +67,8 @@ var closedEngine = sync.OnceValue(func() *engine {
 type engine struct {
 	region []byte // the whole mapping, exactly as mapped; never resliced
 	shards []shard
-	mask   uint64 // shard count - 1
+	groups []group // the pools the shards draw on, in order: shard i is in group i/(shards/groups)
+	mask   uint64  // shard count - 1
 	seed   uint64
 	lay    layout
 	start  time.Time
@@ -123,6 +124,7 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 	e := &engine{
 		region:        region,
 		shards:        make([]shard, l.shards),
+		groups:        make([]group, l.groups),
 		mask:          uint64(l.shards - 1),
 		seed:          rand.Uint64(),
 		lay:           l,
@@ -131,14 +133,57 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		clock:         clock,
 		inlineJanitor: l.janitor < 0,
 	}
-	for i := range e.shards {
-		part := region[i*l.shardSize : (i+1)*l.shardSize : (i+1)*l.shardSize]
-		if err := e.shards[i].init(e, part, &l); err != nil {
+	for i := range e.groups {
+		if err := e.initGroup(i, region[i*l.groupSize:(i+1)*l.groupSize:(i+1)*l.groupSize]); err != nil {
 			_ = freeRegion(region)
-			return nil, fmt.Errorf("mmcache: formatting shard %d: %w", i, err)
+			return nil, fmt.Errorf("mmcache: formatting group %d: %w", i, err)
 		}
 	}
 	return e, nil
+}
+
+// initGroup formats part, group i's share of the mapping (pool.go), and its shards.
+func (e *engine) initGroup(i int, part []byte) error {
+	l := &e.lay
+	perGroup := l.shards / l.groups
+	arenaEnd := l.arenaOff + arena.Overhead(l.segments) + l.segments*l.segSize + arena.Align - 1
+	ar, err := arena.New(part[l.arenaOff:arenaEnd], l.segSize)
+	if err != nil {
+		return err
+	}
+	if ar.Len() != l.segments {
+		return fmt.Errorf("arena of %d segments, layout says %d", ar.Len(), l.segments)
+	}
+	g := &e.groups[i]
+	*g = group{
+		ar:     ar,
+		data:   ar.Data(),
+		hdr:    (*groupHeader)(wordAt(part, 0)),
+		shards: e.shards[i*perGroup : (i+1)*perGroup],
+		pages:  uint32(l.segSize / indexPageSize),
+	}
+	if l.hugePages {
+		// Segments fill front to back, so their 2 MiB pages are soon all used: advise them now.
+		if start, end := pageTrim(g.data); end > start {
+			adviseHugePages(g.data[start:end])
+		}
+	}
+	dirs := roundUp(groupHeaderSize+perGroup*shardHeaderSize, 64)
+	for j := range g.shards {
+		hdr := (*shardHeader)(wordAt(part, groupHeaderSize+j*shardHeaderSize))
+		dir := part[dirs+j*l.dirBytes : dirs+(j+1)*l.dirBytes : dirs+(j+1)*l.dirBytes]
+		g.shards[j].init(e, g, j, hdr, dir, l)
+	}
+	return nil
+}
+
+// reservedBytes is the part of the mapping set aside for bookkeeping: group and shard headers,
+// index directories, and the arenas' headers and records.
+func (e *engine) reservedBytes() int {
+	if len(e.groups) == 0 {
+		return 0
+	}
+	return len(e.groups) * (e.lay.headBytes + arena.Overhead(e.lay.segments))
 }
 
 // now is the cache's clock in nanoseconds: monotonic, starting at 1 when the cache is made, so
@@ -243,9 +288,9 @@ func (s *shard) getLocked(dst []byte, h uint64, key []byte) ([]byte, bool) {
 	if s.closed {
 		return dst, false // a miss, not counted
 	}
-	b, i, pos, en, ok := s.lookupLive(h, key)
+	sl, pos, en, ok := s.lookupLive(h, key)
 	if ok {
-		s.tbl.markAccessed(b, i)
+		s.idx.markAccessed(sl)
 		dst = append(dst, s.value(pos, &en)...)
 	}
 	// Counted before the unlock: the counters share the lock's cache line, which this core
@@ -255,11 +300,11 @@ func (s *shard) getLocked(dst []byte, h uint64, key []byte) ([]byte, bool) {
 }
 
 // lookupLive is lookup that also misses on a closed shard and an expired entry. Read lock held.
-func (s *shard) lookupLive(h uint64, key []byte) (b uint32, i int, pos int, en entry, ok bool) {
+func (s *shard) lookupLive(h uint64, key []byte) (sl slot, pos int, en entry, ok bool) {
 	if s.closed {
 		return
 	}
-	b, i, pos, en, ok = s.lookup(h, key)
+	sl, pos, en, ok = s.lookup(h, key)
 	if ok && en.flags&flagTTL != 0 && en.expired(s.e.now()) {
 		ok = false
 	}
@@ -307,12 +352,12 @@ func (s *shard) pinValue(h uint64, key []byte) (value []byte, seg arena.ID, ok b
 	if s.closed {
 		return nil, 0, false // a miss, not counted
 	}
-	b, i, pos, en, ok := s.lookupLive(h, key)
+	sl, pos, en, ok := s.lookupLive(h, key)
 	s.countLookup(ok)
 	if !ok {
 		return nil, 0, false
 	}
-	s.tbl.markAccessed(b, i)
+	s.idx.markAccessed(sl)
 	value = s.value(pos, &en)
 	seg = s.segOf(pos)
 	// Nothing after this may panic: the caller ends the view only once pinValue has returned.
@@ -342,7 +387,7 @@ func (s *shard) releaseRetired(seg arena.ID) {
 	defer s.unlock()
 	mayPanic(pointEndView)
 	if !s.closed && s.ar.IsRetired(seg) && s.ar.Pins(seg) == 0 {
-		s.ar.Release(seg)
+		s.g.release(s.q, seg)
 	}
 }
 
@@ -366,7 +411,7 @@ func (s *shard) hasLocked(h uint64, key []byte) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)
-	_, _, _, _, ok := s.lookupLive(h, key)
+	_, _, _, ok := s.lookupLive(h, key)
 	return ok
 }
 
@@ -384,7 +429,7 @@ func (s *shard) ttl(h uint64, key []byte) (left time.Duration, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)
-	_, _, _, en, ok := s.lookupLive(h, key)
+	_, _, en, ok := s.lookupLive(h, key)
 	if ok && en.flags&flagTTL != 0 {
 		left = time.Duration(en.expire - s.e.now())
 		// The clock moved on since lookupLive: if the entry expired meanwhile, it is absent
@@ -412,12 +457,12 @@ func (s *shard) delete(h uint64, key []byte) (present bool) {
 	if s.closed {
 		return false
 	}
-	b, i, pos, en, ok := s.lookup(h, key)
+	sl, pos, en, ok := s.lookup(h, key)
 	if !ok {
 		return false
 	}
 	present = !en.expired(s.e.now())
-	s.dropLocked(s.tbl.home(h), b, i, pos, &en)
+	s.dropLocked(sl, pos, &en)
 	if present {
 		s.deletes++
 	} else {

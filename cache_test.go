@@ -21,10 +21,10 @@ func TestBasicAPI(t *testing.T) {
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, nil)
 
-	// Empty: nothing used; the tables and the arena bookkeeping of every shard reserved.
+	// Empty: nothing used; the headers, directories and the arena's records reserved.
 	lay := c.e.lay
 	require.Equal(t, 4, lay.shards)
-	reserved := lay.shards * (lay.tableBytes + arena.Overhead(lay.segments))
+	reserved := lay.headBytes + arena.Overhead(lay.segments)
 	assert.Equal(t, Stats{ReservedBytes: reserved, Capacity: 8 << 20}, c.Stats(), "a new cache")
 	assert.Zero(t, c.Len())
 
@@ -295,7 +295,6 @@ func TestInvalidConfig(t *testing.T) {
 		{Capacity: 4 << 20, MaxEntrySize: -1},
 		{Capacity: 4 << 20, MaxEntrySize: 1 << 30},
 		{Capacity: 4 << 20, MaxEntrySize: 2 << 20}, // four segments do not fit
-		{Capacity: 4 << 20, AvgEntrySize: -1},
 	} {
 		c, err := New(cfg)
 		assert.ErrorIs(t, err, ErrInvalidConfig, "%+v", cfg)
@@ -313,6 +312,7 @@ func TestInvalidConfig(t *testing.T) {
 		{Capacity: MinCapacity, Shards: 1},
 		{Capacity: 3<<20 + 123},
 		{Capacity: 4 << 20, Shards: 4, MaxEntrySize: 2},
+		{Capacity: 4 << 20, AvgEntrySize: -1}, // deprecated and ignored, whatever its value
 	} {
 		c, err := New(cfg)
 		require.NoError(t, err, "%+v", cfg)
@@ -453,7 +453,7 @@ func TestTTLWithMovingClock(t *testing.T) {
 
 // TestUsedBytes: UsedBytes counts what is written, exactly: nothing for an empty cache however
 // large (it used to report the whole table region, about 1 GB for an empty 16 GiB cache), then
-// each entry's bytes and its table slot. ReservedBytes is the table and bookkeeping.
+// each entry's bytes and the index pages. ReservedBytes is the bookkeeping.
 func TestUsedBytes(t *testing.T) {
 	leakCheck(t)
 	capacity := 1 << 30
@@ -464,12 +464,16 @@ func TestUsedBytes(t *testing.T) {
 	st := c.Stats()
 	require.Zero(t, st.UsedBytes)
 	lay := c.e.lay
-	require.Equal(t, lay.shards*(lay.tableBytes+arena.Overhead(lay.segments)), st.ReservedBytes)
+	require.Equal(t, lay.groups*(lay.headBytes+arena.Overhead(lay.segments)), st.ReservedBytes)
 	for i := range 1000 {
 		require.NoError(t, c.Set(fmt.Appendf(nil, "key-%06d", i), make([]byte, 50)))
 	}
-	// 1000 entries of 4+10+50 = 64 bytes each, and 5 bytes of table slot each.
-	require.Equal(t, 1000*(64+slotBytes), c.Stats().UsedBytes)
+	// 1000 entries of 4+10+50 = 64 bytes each, and one index page per shard: no shard has
+	// 1000/8 entries more than a page's 448 slots can take.
+	for i := range c.e.shards {
+		require.Equal(t, uint32(1), c.e.shards[i].idx.hdr.pages, "shard %d", i)
+	}
+	require.Equal(t, 1000*64+lay.shards*indexPageSize, c.Stats().UsedBytes)
 	require.Equal(t, st.ReservedBytes, c.Stats().ReservedBytes)
 	c.Reset()
 	require.Zero(t, c.Stats().UsedBytes)

@@ -53,8 +53,7 @@ func TestCollisionsOneHash(t *testing.T) {
 			leakCheck(t)
 			c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, nil, hashByGroup([]uint64{tc.hash}))
 			s := &c.e.shards[0]
-			window := s.tbl.probeLen() * slotsPerBucket
-			require.Greater(t, int(s.tbl.n), maxProbe, "the table is larger than a window")
+			window := pageProbe * bucketSlots
 
 			// A full window: every key is there with its own value.
 			for i := range window {
@@ -71,8 +70,11 @@ func TestCollisionsOneHash(t *testing.T) {
 			}
 			mustCheck(t, c, "full window")
 			// Every bucket of the window is full and the home bucket's overflow count says so.
-			home := s.tbl.home(tc.hash)
-			assert.Equal(t, uint32(window-slotsPerBucket), s.tbl.overflow(home))
+			fp := fingerprint(tc.hash)
+			pg, ok := s.idx.page(fp)
+			require.True(t, ok)
+			assert.Equal(t, uint32(window-bucketSlots), s.idx.overflow(home(pg, fp)))
+			assert.Equal(t, uint32(1), s.idx.hdr.pages, "equal fingerprints split no page")
 
 			// More keys: each evicts one entry of the home bucket, and is itself there.
 			// Every key was read above, so the table's second chance finds no unread victim
@@ -105,8 +107,8 @@ func TestCollisionsOneHash(t *testing.T) {
 				c.Delete(collisionKey(0, i))
 			}
 			require.Zero(t, c.Len())
-			for b := range s.tbl.n {
-				require.Zero(t, s.tbl.overflow(b), "bucket %d", b)
+			for b := pg; b < pg+indexPageSize; b += bucketBytes {
+				require.Zero(t, s.idx.overflow(b), "bucket %d", (b-pg)/bucketBytes)
 			}
 			mustCheck(t, c, "after deleting all")
 		})
@@ -115,13 +117,12 @@ func TestCollisionsOneHash(t *testing.T) {
 
 func TestCollisionsFourHashes(t *testing.T) {
 	leakCheck(t)
-	// Four hashes whose windows do not overlap (the table has far more than 4×maxProbe
-	// buckets): homes at 0, 1/4, 1/2 and 3/4 of the table, with different tags.
+	// Four fingerprints with the same home bucket that differ in their top two bits: they
+	// start in one page and share one window, until splits give each a page of its own.
 	hashes := []uint64{0x0000000000010000, 0x4000000000020000, 0x8000000000030000, 0xc000000000040000}
 	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, nil, hashByGroup(hashes))
 	s := &c.e.shards[0]
-	require.Greater(t, int(s.tbl.n), 4*maxProbe)
-	window := s.tbl.probeLen() * slotsPerBucket
+	window := pageProbe * bucketSlots
 	for i := range 2 * window {
 		for g := range 4 {
 			k := collisionKey(g, i)
@@ -140,23 +141,21 @@ func TestCollisionsFourHashes(t *testing.T) {
 		}
 		assert.Equal(t, window, present, "group %d", g)
 	}
+	assert.Equal(t, uint32(2), s.idx.hdr.depth)
+	assert.Equal(t, uint32(4), s.idx.hdr.pages)
 	mustCheck(t, c, "four groups")
 }
 
 func TestCollisionsSameTagAndHome(t *testing.T) {
 	leakCheck(t)
-	// Different hashes that share the tag and the home bucket: only the key comparison tells
-	// their entries apart. Together they share one window.
+	// Different hashes that share the fingerprint, and so the page and home bucket: only the
+	// key comparison tells their entries apart. Together they share one window.
 	hashes := []uint64{0x1234567800ab0000, 0x1234567800ab0001&^1 | 0x100, 0x1234567800ab1000, 0x1234567801ab0000}
 	for _, h := range hashes[1:] {
-		require.Equal(t, tagOf(hashes[0]), tagOf(h))
+		require.Equal(t, fingerprint(hashes[0]), fingerprint(h))
 	}
 	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, nil, hashByGroup(hashes))
-	s := &c.e.shards[0]
-	for _, h := range hashes[1:] {
-		require.Equal(t, s.tbl.home(hashes[0]), s.tbl.home(h))
-	}
-	window := s.tbl.probeLen() * slotsPerBucket
+	window := pageProbe * bucketSlots
 	// Same key text in every group apart from the group digit, and values that name the key.
 	for i := range window / 4 {
 		for g := range 4 {
@@ -216,7 +215,7 @@ func TestFullBucketPrefersExpired(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, clock, hashByGroup([]uint64{0x1234_5678_0042_0000}))
-	window := c.e.shards[0].tbl.probeLen() * slotsPerBucket
+	window := pageProbe * bucketSlots
 	for i := range window {
 		k := collisionKey(0, i)
 		ttl := time.Duration(0)

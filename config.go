@@ -30,17 +30,19 @@ type Config struct {
 	JanitorInterval time.Duration
 
 	// MaxEntrySize is the largest key+value [Cache.Set] accepts, at most 1 GiB less 16 bytes.
-	// 0 picks [DefaultMaxEntrySize] (a 1 MiB value under any key up to [MaxKeySize]) wherever
-	// the shards have room for it: from about 5 MiB of Capacity when Shards is 0. Otherwise it
-	// picks Capacity/64 (at least 4 KiB), or the largest power of two below that which leaves
-	// room for the shards set. Memory is allocated in segments of about MaxEntrySize, and every
-	// shard needs at least four of them: a large MaxEntrySize in a small cache means fewer shards.
+	// Memory is handed out in segments of about MaxEntrySize, and each shard writes into one
+	// segment at a time, so the room left in the shards' current segments is what a cache
+	// cannot fill before it evicts. 0 therefore picks a size that keeps that room under about
+	// 3% of Capacity: [DefaultMaxEntrySize] (a 1 MiB value under any key up to [MaxKeySize])
+	// when Capacity is at least 32 segments of that size per shard (about 272 MiB with 8
+	// shards), and otherwise the largest power of two up to Capacity/(32 × shards), at least
+	// 4 KiB. The pool needs at least four segments per shard: a large MaxEntrySize in a small
+	// cache means fewer shards.
 	MaxEntrySize int
 
-	// AvgEntrySize is the expected average key+value size, used to size the hash table: one slot
-	// per AvgEntrySize+8 bytes of Capacity. 0 means 80 (a 16-byte key with a 64-byte value); a
-	// value above MaxEntrySize counts as MaxEntrySize. A guess too small wastes table space; too
-	// large, and the table fills before the memory and evicts early. Either way nothing breaks.
+	// AvgEntrySize is ignored, and kept so that code which sets it still compiles.
+	//
+	// Deprecated: the index grows with the entries it holds, whatever their sizes.
 	AvgEntrySize int
 
 	// NoHugePages turns off the transparent-huge-page advice on Linux. Huge pages cut TLB misses
@@ -53,43 +55,53 @@ const (
 	MinCapacity = 1 << 20
 	// DefaultJanitorInterval is the janitor's period when Config.JanitorInterval is 0.
 	DefaultJanitorInterval = time.Second
-	// DefaultAvgEntrySize is the table sizing guess when Config.AvgEntrySize is 0.
-	DefaultAvgEntrySize = 80
 	// MaxKeySize is the longest key accepted, in bytes.
 	MaxKeySize = 1<<16 - 1
 	// DefaultMaxEntrySize is the largest key+value a cache accepts when Config.MaxEntrySize is 0
-	// and Capacity has room for it: a value of 1 MiB under a key of up to MaxKeySize bytes,
-	// 1,114,111 bytes in all.
+	// and Capacity is large enough (see Config.MaxEntrySize): a value of 1 MiB under a key of up
+	// to MaxKeySize bytes, 1,114,111 bytes in all.
 	DefaultMaxEntrySize = 1<<20 + MaxKeySize
 
 	// maxMaxEntry is the largest Config.MaxEntrySize: an entry and its header fill a segment of
 	// at most 1 GiB.
 	maxMaxEntry = arena.MaxSegmentSize - maxHeaderSize
-	// maxCapacity is the largest Capacity on a 64-bit platform: 65536 shards of 32 GiB. On a
+	// maxCapacity is the largest Capacity on a 64-bit platform: 65536 groups of 32 GiB. On a
 	// 32-bit one, the address space is the limit.
-	maxCapacity = maxShards * maxArenaData
+	maxCapacity = maxShards * maxGroupBytes
 
 	minSegmentsPerShard = 4
 	// minDefaultMaxEntry is the smallest MaxEntrySize a Config that leaves it 0 gets.
 	minDefaultMaxEntry = 4 << 10
 	minSegmentSize     = 64 << 10
-	// An entry's offset is stored in 32 bits in units of 8 bytes.
-	maxArenaData = (1 << 32) * entryAlign
+	// tailShare: with MaxEntrySize 0, each shard's segment is at most Capacity/(tailShare ×
+	// shards), so that the shards' half-written segments leave about 1/(2·tailShare) unused.
+	tailShare = 32
+	// minDefaultShardBytes: with Shards 0, fewer shards rather than segments under 64 KiB.
+	minDefaultShardBytes = tailShare * minSegmentSize
+	// A slot stores an entry's offset in 32 bits, in units of 8 bytes and plus one: a group's
+	// part of the mapping stays under 32 GiB.
+	maxGroupBytes = (1<<32 - 1) * entryAlign &^ (1<<20 - 1)
+
+	groupHeaderSize = 64
+	shardHeaderSize = 64
 )
 
 // layout is a validated Config turned into sizes.
 type layout struct {
-	mapSize    int // bytes mapped: Capacity rounded down to a page
-	shards     int
-	shardSize  int // bytes of mapping per shard, a multiple of the page size
-	buckets    int // table buckets per shard
-	tableBytes int // bytes per shard for the table, page-rounded
-	segSize    int
-	segments   int // per shard
-	maxEntry   int // largest key+value
-	ttl        time.Duration
-	janitor    time.Duration
-	hugePages  bool
+	mapSize   int // bytes mapped: Capacity rounded down to a page
+	shards    int
+	groups    int // shards share a pool of segments within a group; see pool.go
+	groupSize int // bytes of mapping per group, a multiple of the page size
+	dirDepth  uint32
+	dirBytes  int // bytes per shard for its index's directory
+	headBytes int // bytes per group for its header, the shards' headers and directories
+	arenaOff  int // where the group's arena starts, so that its segments are page-aligned
+	segSize   int
+	segments  int // per group
+	maxEntry  int // largest key+value
+	ttl       time.Duration
+	janitor   time.Duration
+	hugePages bool
 }
 
 func invalid(format string, args ...any) error {
@@ -109,7 +121,7 @@ func (cfg Config) layout() (layout, error) {
 	case cfg.Capacity < MinCapacity:
 		return layout{}, invalid("Capacity %d is below the minimum of %d bytes", cfg.Capacity, MinCapacity)
 	case uint64(cfg.Capacity) > maxCapacity:
-		return layout{}, invalid("Capacity %d is above the limit of %d bytes (%d shards of at most %d bytes)", cfg.Capacity, uint64(maxCapacity), maxShards, uint64(maxArenaData))
+		return layout{}, invalid("Capacity %d is above the limit of %d bytes (%d groups of shards of at most %d bytes)", cfg.Capacity, uint64(maxCapacity), maxShards, uint64(maxGroupBytes))
 	case cfg.Shards < 0 || cfg.Shards > maxShards || cfg.Shards&(cfg.Shards-1) != 0:
 		return layout{}, invalid("Shards %d is not 0 or a power of two up to %d", cfg.Shards, maxShards)
 	case cfg.DefaultTTL < 0:
@@ -118,19 +130,23 @@ func (cfg Config) layout() (layout, error) {
 		return layout{}, invalid("MaxEntrySize %d is negative", cfg.MaxEntrySize)
 	case cfg.MaxEntrySize > maxMaxEntry:
 		return layout{}, invalid("MaxEntrySize %d is above the limit of %d bytes", cfg.MaxEntrySize, maxMaxEntry)
-	case cfg.AvgEntrySize < 0:
-		return layout{}, invalid("AvgEntrySize %d is negative", cfg.AvgEntrySize)
 	}
 	if cfg.MaxEntrySize != 0 {
 		return cfg.layoutFor(cfg.MaxEntrySize)
 	}
-	if l, err := cfg.layoutFor(DefaultMaxEntrySize); err == nil {
-		return l, nil
+	// Segments of at most Capacity/(tailShare × shards), so that the shards' half-written
+	// segments leave little of Capacity unused when the first eviction comes, and smaller,
+	// power of two by power of two, while that leaves a shard too small for four of them
+	// (many shards set by the caller).
+	shards := cfg.Shards
+	if shards == 0 {
+		shards = defaultShards(cfg.Capacity)
 	}
-	// Too little room per shard for the default: entries of up to a 64th of Capacity, and
-	// less, power of two by power of two, while that leaves a shard too small for four
-	// segments (many shards set by the caller).
-	m := max(min(cfg.Capacity/64, DefaultMaxEntrySize), minDefaultMaxEntry)
+	budget := cfg.Capacity / tailShare / shards
+	m := max(1<<(bits.Len(uint(budget))-1), minDefaultMaxEntry)
+	if budget >= DefaultMaxEntrySize+maxHeaderSize {
+		m = DefaultMaxEntrySize
+	}
 	for {
 		l, err := cfg.layoutFor(m)
 		if err == nil || m <= minDefaultMaxEntry {
@@ -138,6 +154,18 @@ func (cfg Config) layout() (layout, error) {
 		}
 		m = 1 << (bits.Len(uint(m-1)) - 1) // the next power of two down
 	}
+}
+
+// defaultShards is the shard count for Shards 0: a few per P, so that goroutines rarely meet
+// on a lock, but fewer than one per minDefaultShardBytes of Capacity, so that a small cache's
+// segments need not be tiny.
+func defaultShards(capacity int) int {
+	shards := 1 << bits.Len(uint(4*runtime.GOMAXPROCS(0)-1))
+	shards = min(shards, 256)
+	for shards > 1 && capacity/shards < minDefaultShardBytes {
+		shards /= 2
+	}
+	return shards
 }
 
 // layoutFor is layout with a valid Config and a largest entry of maxEntry bytes.
@@ -149,68 +177,60 @@ func (cfg Config) layoutFor(maxEntry int) (layout, error) {
 		hugePages: !cfg.NoHugePages,
 		janitor:   cfg.JanitorInterval,
 		maxEntry:  maxEntry,
+		groups:    1,
 	}
 	if l.janitor == 0 {
 		l.janitor = DefaultJanitorInterval
 	}
-	segSize := max(roundUp(l.maxEntry+maxHeaderSize, page), minSegmentSize)
-	l.segSize = segSize
-	avg := cfg.AvgEntrySize
-	if avg == 0 {
-		avg = DefaultAvgEntrySize
+	for uint64(l.mapSize/l.groups) > maxGroupBytes {
+		l.groups *= 2
 	}
-	// An average above the largest entry cannot be; capping it also keeps the sums below
-	// from overflowing an int on 32-bit platforms.
-	slotBytes := min(avg, l.maxEntry) + 8 // header and padding of a small entry
+	l.groupSize = (l.mapSize / l.groups) &^ (page - 1)
+	segSize := max(roundUp(l.maxEntry+maxHeaderSize, page), minSegmentSize)
 
 	fits := func(shards int) bool {
 		l.shards = shards
-		l.shardSize = (l.mapSize / shards) &^ (page - 1)
-		l.buckets = max(l.shardSize/slotBytes/slotsPerBucket, 1)
-		l.tableBytes = roundUp(l.buckets*bucketSize, page)
-		if l.tableBytes >= l.shardSize {
-			l.segments = 0
+		perGroup := shards / l.groups
+		// A directory deep enough for an index that took the shard's whole share of the
+		// group; deeper ones would mostly go unused, and a page that cannot split evicts.
+		share := l.groupSize / perGroup
+		l.dirDepth = uint32(min(max(bits.Len(uint(share/indexPageSize-1)), 1), maxDirDepth))
+		l.dirBytes = roundUp(4<<l.dirDepth, 64)
+		l.headBytes = roundUp(groupHeaderSize+perGroup*shardHeaderSize, 64) + perGroup*l.dirBytes
+		// What the arena may take: all but the heads, a page to align its segments, and the
+		// padding arena.Segments allows for.
+		room := l.groupSize - l.headBytes - page - arena.Align
+		if room <= 0 {
+			l.segments, l.segSize = 0, segSize
 			return false
 		}
-		l.segments = arena.Segments(l.shardSize-l.tableBytes, segSize)
-		if l.segments < minSegmentsPerShard {
+		n := arena.Segments(room, segSize)
+		for n > 0 && arena.Overhead(n)+n*segSize > room {
+			n--
+		}
+		l.segments, l.segSize = n, segSize
+		if n < minSegmentsPerShard*perGroup {
 			return false
 		}
 		// Spread what is left over among the segments, page by page, so that no part of the
-		// shard short of a whole segment goes unused.
-		l.segSize = (l.shardSize - l.tableBytes - arena.Overhead(l.segments)) / l.segments &^ (page - 1)
-		if l.segSize > arena.MaxSegmentSize {
-			// No larger than the arena accepts; what that leaves may hold more segments.
-			l.segSize = arena.MaxSegmentSize
-			l.segments = arena.Segments(l.shardSize-l.tableBytes, l.segSize)
-		}
+		// group short of a whole segment goes unused.
+		l.segSize = min((room-arena.Overhead(n))/n&^(page-1), arena.MaxSegmentSize)
+		pad := (page - (l.headBytes+arena.Overhead(n))%page) % page
+		l.arenaOff = l.headBytes + pad
 		return true
 	}
-	tooBig := func(shards int) bool {
-		return uint64(l.mapSize/shards) > maxArenaData
-	}
 	if cfg.Shards != 0 {
-		if tooBig(cfg.Shards) {
-			need := cfg.Shards
-			for tooBig(need) {
-				need *= 2
-			}
-			return l, invalid("Shards %d is too few for Capacity %d: a shard holds at most %d bytes; use %d or more, or 0", cfg.Shards, cfg.Capacity, uint64(maxArenaData), need)
+		if cfg.Shards < l.groups {
+			return l, invalid("Shards %d is too few for Capacity %d: shards share pools of at most %d bytes; use %d or more, or 0", cfg.Shards, cfg.Capacity, uint64(maxGroupBytes), l.groups)
 		}
 		if !fits(cfg.Shards) {
-			return l, invalid("Capacity %d in %s leaves room for %s of %d bytes per shard, and a shard needs %d (MaxEntrySize %d sets the segment size): lower Shards or MaxEntrySize, or raise Capacity",
+			return l, invalid("Capacity %d in %s leaves room for %s of %d bytes, and each shard needs %d (MaxEntrySize %d sets the segment size): lower Shards or MaxEntrySize, or raise Capacity",
 				cfg.Capacity, plural(cfg.Shards, "shard"), plural(l.segments, "segment"), segSize, minSegmentsPerShard, l.maxEntry)
 		}
 		return l, nil
 	}
-	// Default: a few shards per P, so that goroutines rarely meet on a lock, fewer when the
-	// capacity is small, and more when a shard would exceed what 32-bit offsets address.
-	shards := 1 << bits.Len(uint(4*runtime.GOMAXPROCS(0)-1))
-	shards = min(shards, 256)
-	for shards < maxShards && tooBig(shards) {
-		shards *= 2
-	}
-	for shards > 1 && !fits(shards) {
+	shards := max(defaultShards(cfg.Capacity), l.groups)
+	for shards > l.groups && !fits(shards) {
 		shards /= 2
 	}
 	if !fits(shards) {

@@ -2,6 +2,7 @@ package mmcache
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -134,11 +135,19 @@ func TestEvictionFreesAQuarter(t *testing.T) {
 	require.Equal(t, s.segSize, perSeg*E, "the test needs segments of whole entries")
 	vlen := valueLenFor(t, 8, E)
 	key := func(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i)) }
-	n := perSeg * s.ar.Len()
-	for i := range n {
+	// The entries get every segment of the pool but the one the index's pages are cut from,
+	// which the first Set takes.
+	require.NoError(t, c.Set(key(0), valueFor(key(0), 0, vlen)))
+	require.Equal(t, 1, heldSegments(s))
+	nsegs := entrySegments(s)
+	n := perSeg * nsegs
+	for i := 1; i < n; i++ {
 		require.NoError(t, c.Set(key(i), valueFor(key(i), 0, vlen)))
 	}
 	require.Equal(t, n, c.Len(), "every segment full, nothing evicted")
+	require.Equal(t, nsegs, s.q.Queued())
+	require.Equal(t, nsegs, entrySegments(s), "the index took no second segment")
+	require.Zero(t, freeSegments(s), "the pool is empty: the next Set must evict")
 	for i := range n {
 		_, ok := c.Get(nil, key(i))
 		require.True(t, ok)
@@ -151,4 +160,97 @@ func TestEvictionFreesAQuarter(t *testing.T) {
 		assert.Equal(t, i < kept || i >= perSeg, c.Has(key(i)), "key %d", i)
 	}
 	mustCheck(t, c, "end")
+	require.NoError(t, checkPools(c))
+}
+
+// TestPageForAnEntryInTheOpenHead: a small entry goes to an open segment (shard.alloc) that is
+// the shard's oldest, and its insert must split a page when the pool is empty and the segment
+// of pages is cut to its end. takePage may give up the shard's oldest segment to the pool for
+// pages, but not that one: it holds the entry being indexed, which has no slot yet, so giving
+// it up dropped the entry and then indexed it inside a segment held for pages (a Set that
+// reported success, a key lost, a slot pointing into index pages). The insert evicts from its
+// home bucket instead, as a full window does when no page can be had.
+func TestPageForAnEntryInTheOpenHead(t *testing.T) {
+	leakCheck(t)
+	remapped := map[uint64]uint64{}
+	remap := func(h uint64) uint64 {
+		if r, ok := remapped[h]; ok {
+			return r
+		}
+		return h
+	}
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, newFakeClock(), remap)
+	s := &c.e.shards[0]
+	g := s.g
+	require.Equal(t, 1<<16, s.segSize, "the sizes below assume 64 KiB segments")
+	rnd := uint32(12345)
+	next := func() uint32 { rnd ^= rnd << 13; rnd ^= rnd >> 17; rnd ^= rnd << 5; return rnd }
+	// set stores an entry of size bytes under k with fingerprint fp.
+	set := func(k []byte, fp uint32, size int) error {
+		remapped[hashKey(k, 0)] = uint64(fp)<<32 | 0x1234_5678
+		return c.Set(k, valueFor(k, 0, valueLenFor(t, len(k), size)))
+	}
+	windowFull := func(fp uint32) bool {
+		pg, ok := s.idx.page(fp)
+		require.True(t, ok)
+		b := home(pg, fp)
+		for range pageProbe {
+			if s.idx.empty(b) != 0 {
+				return false
+			}
+			b = nextBucket(b)
+		}
+		return true
+	}
+	// 24-byte entries homed in bucket 5, in the first segment, until the index holds every
+	// page of the segment held for pages.
+	i, fp := 0, uint32(0)
+	for s.idx.hdr.pages < g.pages {
+		fp = next()&^63 | 5
+		require.NoError(t, set(fmt.Appendf(nil, "t%05d", i), fp, 24))
+		i++
+	}
+	require.Equal(t, 1, heldSegments(s))
+	require.Equal(t, g.hdr.carveEnd, g.hdr.carveNext, "every page of the held segment cut")
+	// More in the page of the last one, until its window is full.
+	depth := s.idx.hdr.depth
+	inPage := func() uint32 { return fp>>(32-depth)<<(32-depth) | next()>>depth&^63 | 5 }
+	for !windowFull(fp) {
+		require.NoError(t, set(fmt.Appendf(nil, "t%05d", i), inPage(), 24))
+		i++
+	}
+	require.Equal(t, g.pages, s.idx.hdr.pages)
+	require.Equal(t, 1, s.q.Queued())
+	head := s.q.Head()
+	// Pad the first segment to 304 bytes short of its end, in buckets 40 and 41.
+	pad := s.segSize - 304 - int(s.ar.Seg(head).Used)
+	require.NoError(t, set([]byte("pad1"), next()&^63|40, pad/2&^7))
+	require.NoError(t, set([]byte("pad2"), next()&^63|41, pad-pad/2&^7))
+	require.Equal(t, uint32(s.segSize-304), s.ar.Seg(head).Used)
+	// 512-byte entries, too large for its room, in buckets 21 to 47, until the pool is empty:
+	// the first segment is sealed and kept open, and the others fill exactly.
+	for j := 0; freeSegments(s) > 0; j++ {
+		require.NoError(t, set(fmt.Appendf(nil, "f%05d", j), next()&^63|uint32(21+j%27), 512))
+	}
+	require.Equal(t, g.pages, s.idx.hdr.pages, "no page split")
+	require.Equal(t, head, s.q.Head())
+	require.Contains(t, s.open, head, "the oldest segment is open to smaller entries")
+	require.Zero(t, c.Stats().Evictions)
+	mustCheck(t, c, "full")
+	// A 24-byte entry goes to the open head; its window is full and the page can split.
+	fp = inPage()
+	require.True(t, windowFull(fp))
+	require.True(t, s.idx.canSplit(fp))
+	final := []byte("final")
+	require.NoError(t, set(final, fp, 24))
+	_, pos, _, ok := s.lookup(c.e.hash(final), final)
+	require.True(t, ok)
+	require.Equal(t, head, s.segOf(pos), "the entry went to the open head")
+	require.True(t, s.ar.IsQueued(head), "and the head stays the shard's")
+	got, ok := c.Get(nil, final)
+	require.True(t, ok)
+	require.Equal(t, valueFor(final, 0, valueLenFor(t, len(final), 24)), got)
+	require.Equal(t, uint64(1), c.Stats().Evictions, "one entry of the home bucket made room")
+	mustCheck(t, c, "end")
+	require.NoError(t, checkPools(c))
 }

@@ -21,14 +21,7 @@ func hashKey(key []byte, seed uint64) uint64 {
 // The hash's bits are used once each:
 //
 //	bits  0-15  shard (as many as the shard count needs; at most maxShards)
-//	bits 16-23  tag: a one-byte fingerprint kept in the table slot (0 is remapped to 1)
-//	bits 32-63  home bucket, by multiply-shift over the bucket count
+//	bits  8-15  victim in a full bucket, when no entry there is expired or unread
+//	bits 32-63  fingerprint, kept in the index slot (index.go): its top bits pick the index
+//	            page through the shard's directory, its low six bits the page's home bucket
 const maxShards = 1 << 16
-
-func tagOf(h uint64) uint8 {
-	t := uint8(h >> 16)
-	if t == 0 {
-		t = 1 // 0 marks an empty slot
-	}
-	return t
-}

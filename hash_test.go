@@ -52,17 +52,17 @@ func maxProbeDistance(c *Cache) int {
 	for si := range c.e.shards {
 		s := &c.e.shards[si]
 		s.lock()
-		for b := range s.tbl.n {
-			for i := range slotsPerBucket {
-				if s.tbl.tag(b, i) == 0 {
-					continue
+		s.idx.eachPage(func(p uint32) {
+			pg := int(p) * indexPageSize
+			for b := pg; b < pg+indexPageSize; b += bucketBytes {
+				for i := range bucketSlots {
+					if sl := (slot{b, i}); s.idx.off(sl) != 0 {
+						h := (home(pg, s.idx.fp(sl)) - pg) / bucketBytes
+						worst = max(worst, ((b-pg)/bucketBytes-h+pageBuckets)%pageBuckets)
+					}
 				}
-				pos := int(s.tbl.off(b, i)) << entryAlignBits
-				en := readEntry(s.data[pos:])
-				home := s.tbl.home(s.e.hash(s.key(pos, &en)))
-				worst = max(worst, int((b+s.tbl.n-home)%s.tbl.n))
 			}
-		}
+		})
 		s.unlock()
 	}
 	return worst
@@ -87,7 +87,7 @@ func TestHashFlood(t *testing.T) {
 	defer known.Close()
 	fill(known, crafted)
 	require.Less(t, known.Len(), floodKeys/10, "crafted keys should crowd each other out under seed 0")
-	require.LessOrEqual(t, maxProbeDistance(known), maxProbe-1)
+	require.LessOrEqual(t, maxProbeDistance(known), pageProbe-1)
 	require.NoError(t, known.check())
 
 	// ...and not against a cache with its own random seed: every key stays, and the probe

@@ -72,18 +72,18 @@ func (s *shard) janitorStep() (did, closed bool) {
 // oldest segment of which at most half is live.
 func (s *shard) janitorStepLocked() bool {
 	now := s.e.now()
-	for x := s.ar.Head(); x != arena.None; x = s.ar.Next(x) {
+	for x := s.q.Head(); x != arena.None; x = s.ar.Next(x) {
 		if r := s.ar.Seg(x); r.MinExpire != 0 && r.MinExpire <= now {
 			s.expireLocked(x)
 			return true
 		}
 	}
-	tail := s.ar.Tail()
+	tail := s.q.Tail()
 	if tail == arena.None {
 		return false
 	}
 	tailRoom := s.segSize - int(s.ar.Seg(tail).Used)
-	for x := s.ar.Head(); x != tail; x = s.ar.Next(x) {
+	for x := s.q.Head(); x != tail; x = s.ar.Next(x) {
 		r := s.ar.Seg(x)
 		// Reclaimable is all the segment does not hold live: dead entries, and the room left
 		// at its end when it was sealed because the next entry did not fit.
@@ -92,14 +92,14 @@ func (s *shard) janitorStepLocked() bool {
 		}
 		switch {
 		case r.Live == 0:
-			s.ar.Release(x)
+			s.releaseSeg(x)
 		case int(r.Live) <= tailRoom:
 			s.moveOutLocked(x)
 		case tailRoom <= s.segSize/8:
 			// The tail is nearly full: compact x where it lies and let it take the tail's place,
 			// wasting at most the eighth of a segment left in the old tail.
 			s.compactLocked(x, s.segSize, false)
-			s.ar.MoveToTail(x)
+			s.ar.MoveToTail(s.q, x)
 		default:
 			continue // the tail will fill up; come back then
 		}

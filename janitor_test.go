@@ -34,7 +34,7 @@ func janitorStep(c *Cache) bool {
 func queueOf(c *Cache) []arena.ID {
 	s := &c.e.shards[0]
 	var q []arena.ID
-	for id := s.ar.Head(); id != arena.None; id = s.ar.Next(id) {
+	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
 		q = append(q, id)
 	}
 	return q
@@ -42,7 +42,7 @@ func queueOf(c *Cache) []arena.ID {
 
 func segOfKey(t testing.TB, c *Cache, key []byte) arena.ID {
 	s := &c.e.shards[0]
-	_, _, pos, _, ok := s.lookup(c.e.hash(key), key)
+	_, pos, _, ok := s.lookup(c.e.hash(key), key)
 	require.True(t, ok, "key %q", key)
 	return s.segOf(pos)
 }
@@ -57,16 +57,16 @@ func TestJanitorExpiryStep(t *testing.T) {
 		ttl := time.Duration(i%3) * time.Second // 0 (never), 1s, 2s
 		require.NoError(t, c.SetWithTTL(k, []byte("value"), ttl))
 	}
-	tail := s.ar.Tail()
+	tail := s.q.Tail()
 	require.Equal(t, int64(1+int64(time.Second)), s.ar.Seg(tail).MinExpire, "the segment's earliest expiry")
 	assert.False(t, janitorStep(c), "nothing expired, nothing fragmented")
 
-	used := segmentBytes(c.Stats())
+	used := entryBytes(c)
 	clock.advance(int64(time.Second))
 	assert.True(t, janitorStep(c))
 	assert.Equal(t, 40, c.Len())
 	assert.Equal(t, uint64(20), c.Stats().Expirations)
-	assert.Equal(t, used, segmentBytes(c.Stats()), "expiry drops entries where they lie")
+	assert.Equal(t, used, entryBytes(c), "expiry drops entries where they lie")
 	assert.Equal(t, int64(1+2*int64(time.Second)), s.ar.Seg(tail).MinExpire, "recomputed")
 	assert.False(t, janitorStep(c))
 
@@ -118,21 +118,28 @@ func TestJanitorCompaction(t *testing.T) {
 	for i := range 33 {
 		set(i)
 	}
-	require.Equal(t, []arena.ID{0, 1, 2, 3, 4}, queueOf(c))
+	// The entries fill five segments in order. The first Set grabbed segment 0 for its entry,
+	// then the index's first page took segment 1 out of the pool, held for pages: seg names
+	// the entries' segments by rank.
+	seg := queueOf(c)
+	require.Equal(t, []arena.ID{0, 2, 3, 4, 5}, seg)
+	require.Equal(t, 1, heldSegments(s))
+	require.True(t, s.ar.IsHeld(1), "the index's pages are cut from segment 1")
+	require.Equal(t, uint32(1), s.idx.hdr.pages)
 	for i := range 33 {
-		require.Equal(t, arena.ID(i/8), segOfKey(t, c, key(i)))
+		require.Equal(t, seg[i/8], segOfKey(t, c, key(i)))
 	}
-	used := segmentBytes(c.Stats())
+	used := entryBytes(c)
 	assert.False(t, janitorStep(c), "nothing to do")
 
 	// A dead segment is released.
 	for i := range 8 {
 		require.True(t, c.Delete(key(i)))
 	}
-	assert.Equal(t, uint32(0), s.ar.Seg(0).Live)
+	assert.Equal(t, uint32(0), s.ar.Seg(seg[0]).Live)
 	assert.True(t, janitorStep(c))
-	assert.Equal(t, []arena.ID{1, 2, 3, 4}, queueOf(c))
-	assert.Equal(t, used-8*E, segmentBytes(c.Stats()))
+	assert.Equal(t, seg[1:], queueOf(c))
+	assert.Equal(t, used-8*E, entryBytes(c))
 	mustCheck(t, c, "after releasing")
 
 	// A segment with three live entries of eight moves into the tail, which has room for seven.
@@ -140,13 +147,13 @@ func TestJanitorCompaction(t *testing.T) {
 		require.True(t, c.Delete(key(i)))
 	}
 	assert.True(t, janitorStep(c))
-	assert.Equal(t, []arena.ID{2, 3, 4}, queueOf(c))
-	assert.Equal(t, uint32(4*E), s.ar.Seg(4).Used)
+	assert.Equal(t, seg[2:], queueOf(c))
+	assert.Equal(t, uint32(4*E), s.ar.Seg(seg[4]).Used)
 	for i := 13; i < 16; i++ {
 		readable(i)
-		require.Equal(t, arena.ID(4), segOfKey(t, c, key(i)))
+		require.Equal(t, seg[4], segOfKey(t, c, key(i)))
 	}
-	assert.Equal(t, used-16*E+3*E, segmentBytes(c.Stats()))
+	assert.Equal(t, used-16*E+3*E, entryBytes(c))
 	mustCheck(t, c, "after moving out")
 
 	// Fill the tail to one free entry; a half-dead segment then cannot move there, so it is
@@ -154,17 +161,17 @@ func TestJanitorCompaction(t *testing.T) {
 	for i := 33; i < 36; i++ {
 		set(i)
 	}
-	require.Equal(t, uint32(7*E), s.ar.Seg(4).Used)
+	require.Equal(t, uint32(7*E), s.ar.Seg(seg[4]).Used)
 	for i := 16; i < 20; i++ {
 		require.True(t, c.Delete(key(i)))
 	}
 	assert.True(t, janitorStep(c))
-	assert.Equal(t, []arena.ID{3, 4, 2}, queueOf(c))
-	assert.Equal(t, uint32(4*E), s.ar.Seg(2).Used)
-	assert.Equal(t, uint32(4*E), s.ar.Seg(2).Live)
+	assert.Equal(t, []arena.ID{seg[3], seg[4], seg[2]}, queueOf(c))
+	assert.Equal(t, uint32(4*E), s.ar.Seg(seg[2]).Used)
+	assert.Equal(t, uint32(4*E), s.ar.Seg(seg[2]).Live)
 	for i := 20; i < 24; i++ {
 		readable(i)
-		require.Equal(t, arena.ID(2), segOfKey(t, c, key(i)))
+		require.Equal(t, seg[2], segOfKey(t, c, key(i)))
 	}
 	mustCheck(t, c, "after compacting in place")
 
@@ -175,7 +182,7 @@ func TestJanitorCompaction(t *testing.T) {
 		require.True(t, c.Delete(key(i)))
 	}
 	assert.False(t, janitorStep(c))
-	assert.Equal(t, []arena.ID{3, 4, 2}, queueOf(c))
+	assert.Equal(t, []arena.ID{seg[3], seg[4], seg[2]}, queueOf(c))
 
 	// Two live of eight fit the tail, but not while a View reads the segment.
 	require.True(t, c.Delete(key(24+4)))
@@ -185,10 +192,11 @@ func TestJanitorCompaction(t *testing.T) {
 		assert.Equal(t, valueFor(key(30), 0, vlen), v)
 	}))
 	assert.True(t, janitorStep(c))
-	assert.Equal(t, []arena.ID{4, 2}, queueOf(c))
+	assert.Equal(t, []arena.ID{seg[4], seg[2]}, queueOf(c))
 	readable(30)
 	readable(31)
 	mustCheck(t, c, "end")
+	require.NoError(t, checkPools(c), "the segments the janitor freed are back in the pool")
 	for i := range 38 {
 		want := i >= 13 && i < 16 || i >= 20 && i < 24 || i >= 30
 		require.Equal(t, want, c.Has(key(i)), "key %d", i)
@@ -209,7 +217,12 @@ func TestOverwriteForever(t *testing.T) {
 		t.Run(fmt.Sprint(live), func(t *testing.T) {
 			c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, nil, nil)
 			s := &c.e.shards[0]
-			arenaBytes := s.ar.Len() * s.segSize
+			// The index's pages are cut from segments of the same pool; the entries have the
+			// rest. The first Set (its value as in round 0) takes the index its first page.
+			k0 := []byte("key-0000")
+			require.NoError(t, c.Set(k0, valueFor(k0, 0, 300)))
+			require.Equal(t, 1, heldSegments(s))
+			arenaBytes := entrySegments(s) * s.segSize
 			n := int(live * float64(arenaBytes) / 320)
 			rounds := 100
 			if testing.Short() {
@@ -224,6 +237,9 @@ func TestOverwriteForever(t *testing.T) {
 				if st := c.Stats(); st.Evictions != 0 || st.Entries != n {
 					t.Fatalf("round %d: %d of %d keys, %d evictions, %d of %d bytes used", round, st.Entries, n, st.Evictions, st.UsedBytes, st.Capacity)
 				}
+				// The entries' share stays what n was measured against: one segment of pages
+				// holds the index of n keys.
+				require.Equal(t, 1, heldSegments(s), "round %d", round)
 			}
 			for i := range n {
 				k := fmt.Appendf(nil, "key-%04d", i)
@@ -232,6 +248,7 @@ func TestOverwriteForever(t *testing.T) {
 				require.Equal(t, valueFor(k, rounds-1, 300+10*((rounds-1+i)%2)), got)
 			}
 			mustCheck(t, c, "end")
+			require.NoError(t, checkPools(c))
 		})
 	}
 }

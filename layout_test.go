@@ -25,17 +25,20 @@ func TestLayoutFormattable(t *testing.T) {
 					continue
 				}
 				checked++
-				require.Equal(t, l.segments, arena.Segments(l.shardSize-l.tableBytes, l.segSize), "%+v: %+v", cfg, l)
-				require.GreaterOrEqual(t, l.segments, minSegmentsPerShard, "%+v", cfg)
+				perGroup := l.shards / l.groups
+				require.GreaterOrEqual(t, l.segments, minSegmentsPerShard*perGroup, "%+v", cfg)
 				require.LessOrEqual(t, l.segSize, arena.MaxSegmentSize, "%+v: %+v", cfg, l)
 				require.GreaterOrEqual(t, l.segSize, l.maxEntry+maxHeaderSize, "%+v: %+v", cfg, l)
 				require.Zero(t, l.segSize%page, "%+v", cfg)
-				require.Zero(t, l.shardSize%page, "%+v", cfg)
-				require.Zero(t, l.tableBytes%page, "%+v", cfg)
-				require.GreaterOrEqual(t, l.tableBytes, l.buckets*bucketSize, "%+v", cfg)
-				require.LessOrEqual(t, l.shards*l.shardSize, l.mapSize, "%+v", cfg)
-				require.LessOrEqual(t, l.tableBytes+arena.Overhead(l.segments)+l.segments*l.segSize, l.shardSize, "%+v", cfg)
-				require.LessOrEqual(t, uint64(l.shardSize), uint64(maxArenaData), "%+v", cfg)
+				require.Zero(t, l.segSize%indexPageSize, "%+v", cfg)
+				require.Zero(t, l.groupSize%page, "%+v", cfg)
+				require.Zero(t, (l.arenaOff+arena.Overhead(l.segments))%page, "%+v: segments are page-aligned", cfg)
+				require.GreaterOrEqual(t, l.arenaOff, l.headBytes, "%+v", cfg)
+				require.LessOrEqual(t, l.groups*l.groupSize, l.mapSize, "%+v", cfg)
+				require.LessOrEqual(t, l.arenaOff+arena.Overhead(l.segments)+l.segments*l.segSize+arena.Align-1, l.groupSize, "%+v", cfg)
+				require.LessOrEqual(t, uint64(l.groupSize), uint64(maxGroupBytes), "%+v", cfg)
+				require.LessOrEqual(t, l.dirDepth, uint32(maxDirDepth), "%+v", cfg)
+				require.GreaterOrEqual(t, l.dirBytes, 4<<l.dirDepth, "%+v", cfg)
 				require.Equal(t, int(c)&^(page-1), l.mapSize)
 				if shards != 0 {
 					require.Equal(t, shards, l.shards)

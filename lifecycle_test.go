@@ -37,7 +37,7 @@ func TestViewEndsAcrossTwoResets(t *testing.T) {
 	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, nil, nil)
 	s := &c.e.shards[0]
 	require.NoError(t, c.Set([]byte("k"), []byte("viewed")))
-	_, _, pos, _, ok := s.lookup(c.e.hash([]byte("k")), []byte("k"))
+	_, pos, _, ok := s.lookup(c.e.hash([]byte("k")), []byte("k"))
 	require.True(t, ok)
 	seg := s.segOf(pos)
 
@@ -51,7 +51,7 @@ func TestViewEndsAcrossTwoResets(t *testing.T) {
 	<-inside
 	c.Reset() // the viewed segment is retired
 	require.True(t, s.ar.IsRetired(seg))
-	require.Equal(t, 1, s.ar.Retired())
+	require.Equal(t, 1, s.q.Retired())
 
 	// Hold the shard lock while the callback returns: the View unpins, then waits for the lock.
 	s.lock()
@@ -64,7 +64,7 @@ func TestViewEndsAcrossTwoResets(t *testing.T) {
 	require.True(t, <-done)
 
 	mustCheck(t, c, "after the view ended")
-	assert.Equal(t, 0, s.ar.Retired())
+	assert.Equal(t, 0, s.q.Retired())
 	st := c.Stats()
 	assert.LessOrEqual(t, st.UsedBytes, st.Capacity)
 	// Every segment is handed out once: fill the shard several times over.
@@ -113,7 +113,7 @@ func TestViewBytesStable(t *testing.T) {
 		})
 		require.True(t, ok)
 		mustCheck(t, c, "round %d", round)
-		require.Equal(t, 0, c.e.shards[0].ar.Retired())
+		require.Equal(t, 0, c.e.shards[0].q.Retired())
 		require.NoError(t, c.SetWithTTL(key, want, time.Second))
 	}
 }
@@ -497,7 +497,7 @@ func TestConcurrentStress(t *testing.T) {
 	}
 	mustCheck(t, c, "after the stress")
 	for i := range c.e.shards {
-		require.Zero(t, c.e.shards[i].ar.Retired(), "shard %d: a retired segment outlived its views", i)
+		require.Zero(t, c.e.shards[i].q.Retired(), "shard %d: a retired segment outlived its views", i)
 	}
 	require.Zero(t, c.e.views.Load())
 }

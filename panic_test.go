@@ -62,12 +62,14 @@ func TestInjectedPanics(t *testing.T) {
 		{"Set into a full probe window", pointBucketFull, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1},
 			func(uint64) uint64 { return 7 << 16 }, // every key collides
 			func(t *testing.T, c *Cache, _ *fakeClock) {
-				s := &c.e.shards[0]
-				for i := range s.tbl.probeLen() * slotsPerBucket {
+				for i := range pageProbe * bucketSlots {
 					require.NoError(t, c.Set(key(i), valueFor(key(i), 0, 20)))
 				}
 			},
 			func(t *testing.T, c *Cache, _ *fakeClock) { _ = c.Set(key(100000), []byte("one too many")) }},
+		{"Set splitting an index page", pointSplit, small, nil, nil, func(t *testing.T, c *Cache, _ *fakeClock) {
+			fill(2000, 10)(t, c, nil)
+		}},
 		{"Set evicting", pointEvict, small, nil, nil, func(t *testing.T, c *Cache, _ *fakeClock) {
 			fill(100_000, 200)(t, c, nil)
 		}},

@@ -11,12 +11,13 @@ const (
 	pointWriteLocked                       // under the write lock, before a Set or Delete changes anything
 	pointOverwrite                         // a Set has overwritten an entry in place
 	pointAppend                            // a Set has appended its entry, not yet indexed it
-	pointBucketFull                        // a Set found its probe window full
+	pointBucketFull                        // a Set found its probe window full and no page to split into
+	pointSplit                             // a Set is about to split an index page
 	pointEvict                             // a Set is about to evict a segment
-	pointCompact                           // a compaction has updated the table, not the segment
+	pointCompact                           // a compaction has updated the index, not the segment
 	pointMoveOut                           // the janitor has moved a segment's entries, not freed it
 	pointExpire                            // the janitor has dropped an expired entry
-	pointReset                             // a Reset has emptied the arena, not the table
+	pointReset                             // a Reset has emptied the queue, not the index
 	pointEndView                           // a View's end frees a segment that Reset retired
 	pointJanitor                           // a janitor step holds the lock
 	pointClose                             // Close has marked a shard closed
@@ -26,7 +27,7 @@ const (
 
 var panicPointNames = [numPanicPoints]string{
 	pointReadLocked: "read locked", pointWriteLocked: "write locked", pointOverwrite: "overwrite",
-	pointAppend: "append", pointBucketFull: "bucket full", pointEvict: "evict",
+	pointAppend: "append", pointBucketFull: "bucket full", pointSplit: "split", pointEvict: "evict",
 	pointCompact: "compact", pointMoveOut: "move out", pointExpire: "expire", pointReset: "reset",
 	pointEndView: "end of view", pointJanitor: "janitor", pointClose: "close",
 	pointLockFree: "lock-free read",

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -89,11 +90,13 @@ func TestPortedSetGetRoundTrip(t *testing.T) {
 // freecache TestOverwrite, bigcache TestEntryUpdate: one key overwritten with values that grow
 // and shrink reads back the last one each time; the entry count stays 1 and the live bytes
 // follow the value. An overwrite with the same footprint takes no new bytes (freecache's
-// in-place update); any other takes exactly one new entry's bytes.
+// in-place update); any other takes exactly one new entry's bytes. The one shard's index took
+// its first page for the neighbour, and two keys never need a second.
 func TestPortedOverwriteGrowShrink(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 1, JanitorInterval: -1}, newFakeClock(), nil)
 	require.NoError(t, c.Set([]byte("other"), []byte("neighbour")))
+	require.Equal(t, entrySize(len("other"), len("neighbour"), false)+indexPageSize, c.Stats().UsedBytes)
 	key := []byte("abcd")
 	lengths := []int{0, 4, 5, 6, 7, 8, 200, 3, 3, 127, 128, 128, 1, 0}
 	sets := uint64(1)
@@ -112,7 +115,7 @@ func TestPortedOverwriteGrowShrink(t *testing.T) {
 		require.Equal(t, sets, st.Sets, "step %d", step)
 		switch {
 		case prev < 0:
-			require.Equal(t, before+entrySize(len(key), n, false)+slotBytes, st.UsedBytes, "step %d: first Set", step)
+			require.Equal(t, before+entrySize(len(key), n, false), st.UsedBytes, "step %d: first Set, in the index page there", step)
 		case entrySize(len(key), prev, false) == entrySize(len(key), n, false):
 			require.Equal(t, before, st.UsedBytes, "step %d: same footprint, written in place", step)
 		default:
@@ -120,6 +123,7 @@ func TestPortedOverwriteGrowShrink(t *testing.T) {
 		}
 		prev = n
 	}
+	require.Equal(t, uint32(1), c.e.shards[0].idx.hdr.pages)
 	got, _ := portedGet(c, "other")
 	require.Equal(t, "neighbour", got)
 }
@@ -450,11 +454,18 @@ func TestPortedLargeValuesNearMaxEntrySize(t *testing.T) {
 	require.ErrorIs(t, c.Set(append(long, 'k'), nil), ErrEntryTooLarge)
 }
 
-// On defaults, a cache of 64 MiB takes a 1 MiB value under a key of MaxKeySize bytes, and not
-// one byte more.
+// On defaults, a cache with room for 32 segments of 2 MiB per shard (so that the default
+// MaxEntrySize is DefaultMaxEntrySize, not a smaller power of two) takes a 1 MiB value under a
+// key of MaxKeySize bytes, and not one byte more.
 func TestPortedOneMiBValueOnDefaults(t *testing.T) {
 	leakCheck(t)
-	c := newCacheT(t, Config{Capacity: 64 << 20}, nil, nil)
+	shards := wantDefaultShards(math.MaxInt) // what a Capacity of 2 MiB a shard or more gets
+	if uint64(64<<20)*uint64(shards) > math.MaxInt/2 {
+		t.Skipf("%d shards of 64 MiB exceed the address space", shards)
+	}
+	c := newCacheT(t, Config{Capacity: 64 << 20 * shards}, nil, nil)
+	require.Equal(t, shards, c.e.lay.shards)
+	require.Equal(t, DefaultMaxEntrySize, c.e.lay.maxEntry)
 	key := bytes.Repeat([]byte{'k'}, MaxKeySize)
 	v := valueFor(key, 7, 1<<20)
 	require.NoError(t, c.Set(key, v))
@@ -631,6 +642,12 @@ func TestPortedStatsAfterKnownSequence(t *testing.T) {
 			c := newCacheT(t, Config{Capacity: 4 << 20, JanitorInterval: -1}, newFakeClock(), nil)
 			c.e.lockedReads = locked
 			a, b, missing := []byte("a"), []byte("b"), []byte("c")
+			// Each shard that a or b went to took one index page, and keeps it until Reset.
+			// Which shards they go to depends on the cache's random hash seed.
+			pages := 2
+			if c.e.shardFor(c.e.hash(a)) == c.e.shardFor(c.e.hash(b)) {
+				pages = 1
+			}
 			require.NoError(t, c.Set(a, []byte("1")))
 			require.NoError(t, c.Set(b, []byte("22")))
 			_, ok := c.Get(nil, a) // hit
@@ -660,7 +677,7 @@ func TestPortedStatsAfterKnownSequence(t *testing.T) {
 			// b's third value has its second's footprint, so it went in place; a's bytes wait
 			// for reclamation.
 			require.Equal(t, entrySize(1, 2, false), entrySize(1, 3, false))
-			require.Equal(t, entrySize(1, 1, false)+entrySize(1, 2, false)+slotBytes, st.UsedBytes)
+			require.Equal(t, entrySize(1, 1, false)+entrySize(1, 2, false)+pages*indexPageSize, st.UsedBytes)
 		})
 	}
 }
@@ -1005,7 +1022,6 @@ func TestPortedInvalidConfig(t *testing.T) {
 		{Capacity: 4 << 20, Shards: -1},
 		{Capacity: 4 << 20, DefaultTTL: -1},
 		{Capacity: 4 << 20, MaxEntrySize: -1},
-		{Capacity: 4 << 20, AvgEntrySize: -1},
 		{Capacity: 4 << 20, MaxEntrySize: 2 << 20},
 		{Capacity: 4 << 20, Shards: 1 << 17},
 	} {
@@ -1015,6 +1031,11 @@ func TestPortedInvalidConfig(t *testing.T) {
 	}
 	require.LessOrEqual(t, liveMappings.Load(), mappings, "a refused Config maps nothing")
 	c, err := New(Config{Capacity: MinCapacity})
+	require.NoError(t, err)
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	require.NoError(t, c.Close())
+	// AvgEntrySize is deprecated and ignored: even a negative one is no reason to refuse.
+	c, err = New(Config{Capacity: 4 << 20, AvgEntrySize: -1})
 	require.NoError(t, err)
 	require.NoError(t, c.Set([]byte("k"), []byte("v")))
 	require.NoError(t, c.Close())

@@ -127,6 +127,17 @@ func (rs *readerSlots) wait() {
 	}
 }
 
+// idle reports whether no slot is owned now. Under a shard's write lock, a reader that claims a
+// slot later waits for the lock's release before it reads that shard.
+func (rs *readerSlots) idle() bool {
+	for i := range rs.slots {
+		if atomic.LoadUint64(&rs.slots[i].state)&1 != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // counts returns the lookups and misses the slots counted. It reads a slot's misses before
 // its lookups, which the owner counts first, so that misses never exceed lookups.
 func (rs *readerSlots) counts() (lookups, misses uint64) {
@@ -198,7 +209,7 @@ func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []b
 		if !ok {
 			break
 		}
-		b, i, pos, en, found, sane := s.peek(h, key)
+		sl, pos, en, found, sane := s.peek(h, key)
 		mayPanic(pointLockFree)
 		out = dst
 		if found && !s.expiredNow(&en) {
@@ -217,7 +228,7 @@ func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []b
 		// check, and the bit lands on the slot's next entry or faults one table page back
 		// in. Either costs accuracy or a page, never a wrong value.
 		if found && atomic.LoadUint64(&s.seq) == seq {
-			s.tbl.markAccessed(b, i)
+			s.idx.markAccessed(sl)
 		}
 		return out, found, true
 	}
@@ -254,7 +265,7 @@ func (s *shard) tryHas(r *readerSlot, h uint64, key []byte) (found, done bool) {
 		if !ok {
 			break
 		}
-		_, _, _, en, found, sane := s.peek(h, key)
+		_, _, en, found, sane := s.peek(h, key)
 		found = found && !s.expiredNow(&en)
 		r.orderLoads()
 		if sane && atomic.LoadUint64(&s.seq) == seq {
@@ -265,29 +276,34 @@ func (s *shard) tryHas(r *readerSlot, h uint64, key []byte) (found, done bool) {
 }
 
 // peek is lookup for a reader without the lock: the bytes it reads may be torn by a writer.
-// sane is false when it met an entry header that cannot be whole, which only a concurrent
-// write explains; the caller validates the sequence either way.
-func (s *shard) peek(h uint64, key []byte) (b uint32, i int, pos int, en entry, found, sane bool) {
-	tag := tagOf(h)
-	b = s.tbl.home(h)
-	for range s.tbl.probeLen() {
-		for m := s.tbl.match(b, tag); m != 0; m &= m - 1 {
-			i = bits.TrailingZeros32(m)
-			pos = int(s.tbl.off(b, i)) << entryAlignBits
+// sane is false when it met a directory entry, page number or entry header that cannot be
+// right, which only a concurrent write explains; the caller validates the sequence either way.
+func (s *shard) peek(h uint64, key []byte) (sl slot, pos int, en entry, found, sane bool) {
+	fp := fingerprint(h)
+	pg, ok := s.idx.page(fp)
+	if !ok {
+		// No page: an empty index, or a torn read of the directory.
+		return slot{}, 0, entry{}, false, s.idx.hdr.pages == 0
+	}
+	b := home(pg, fp)
+	for range pageProbe {
+		for m := s.idx.match(b, fp); m != 0; m &= m - 1 {
+			sl = slot{b, bits.TrailingZeros32(m)}
+			pos = int(s.idx.off(sl)-1) << entryAlignBits
 			var ok bool
 			// A torn length could be anything up to the arena's size; bounding it by the
 			// largest entry keeps a retry from appending gigabytes to dst.
 			if en, ok = peekEntry(s.data, pos); !ok || en.keyLen+en.valLen > s.e.lay.maxEntry {
-				return 0, 0, 0, entry{}, false, false
+				return slot{}, 0, entry{}, false, false
 			}
 			if en.keyLen == len(key) && string(s.data[pos+en.keyOff:pos+en.valOff()]) == string(key) {
-				return b, i, pos, en, true, true
+				return sl, pos, en, true, true
 			}
 		}
-		if s.tbl.overflow(b) == 0 {
+		if s.idx.overflow(b) == 0 {
 			break
 		}
-		b = s.tbl.next(b)
+		b = nextBucket(b)
 	}
-	return 0, 0, 0, entry{}, false, true
+	return slot{}, 0, entry{}, false, true
 }

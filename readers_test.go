@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -271,9 +272,9 @@ func allShardsClosed(c *Cache) bool {
 	return true
 }
 
-// FuzzPeekShard fills a shard's table and arena with arbitrary bytes, as a reader without the
-// lock may see them mid-write, and looks keys up: peek never panics, and what it finds lies
-// inside the arena.
+// FuzzPeekShard fills a shard's index header, directory and data (pages and entries alike) with
+// arbitrary bytes, as a reader without the lock may see them mid-write, and looks keys up: peek
+// never panics, and what it finds lies inside the data.
 func FuzzPeekShard(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 0, 0, 0}, []byte("k"), uint64(0))
 	f.Add([]byte{0xff}, []byte{}, uint64(1<<63))
@@ -282,19 +283,36 @@ func FuzzPeekShard(f *testing.F) {
 	// invariant check that ends every test cache.
 	c := newCacheT(f, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, nil, nil)
 	s := &c.e.shards[0]
-	f.Cleanup(c.Reset)
-	tbl, data := s.tbl.mem, s.data[:1<<16]
+	dir, data := s.idx.dir, s.data[:1<<16]
+	hdr := unsafe.Slice((*byte)(unsafe.Pointer(s.idx.hdr)), unsafe.Sizeof(*s.idx.hdr))
 	f.Fuzz(func(t *testing.T, fill, key []byte, h uint64) {
 		if len(fill) == 0 {
 			return
 		}
-		for i := range tbl {
-			tbl[i] = fill[i%len(fill)]
+		// Put back the empty index the garbage stands in for, so that Reset and the check
+		// that ends every test cache see a whole shard.
+		defer func() {
+			clear(hdr)
+			clear(dir)
+			clear(data)
+		}()
+		for i := range hdr {
+			hdr[i] = fill[(i*5+1)%len(fill)]
+		}
+		if fill[0]&1 == 0 {
+			clear(hdr[1:4])
+			hdr[0] %= byte(s.idx.maxDepth + 2) // a depth in range, mostly
+		}
+		for i := 0; i < len(dir); i += 4 {
+			dir[i] = fill[(i*3+2)%len(fill)] % 17 // a page number plus one within data, mostly
+			if fill[i%len(fill)]&3 == 0 {
+				dir[i+1], dir[i+2], dir[i+3] = fill[(i+1)%len(fill)], fill[(i+2)%len(fill)], fill[(i+3)%len(fill)]
+			}
 		}
 		for i := range data {
 			data[i] = fill[(i*7+3)%len(fill)]
 		}
-		_, _, pos, en, found, _ := s.peek(h, key)
+		_, pos, en, found, _ := s.peek(h, key)
 		if found {
 			require.LessOrEqual(t, pos+en.valOff()+en.valLen, len(s.data))
 			require.Equal(t, string(key), string(s.key(pos, &en)))

@@ -10,24 +10,30 @@ import (
 	"github.com/mmcache/mmcache/arena"
 )
 
-// A shard owns a page-aligned part of the mapping: its table, then its arena.
+// A shard is one independently locked part of the cache: an index (index.go) and a queue of
+// segments it has taken from its group's pool (pool.go).
 //
-//	| table: buckets × 64 B, page-rounded | arena: header | records | segments ... |
+//	shard header (in the mapping): | queue: head, tail, counts | index: depth, pages |
+//	directory (in the mapping):    | page numbers ... |
+//	segments and pages:            in the group's arena, shared with the group's other shards
 //
-// Entries are appended to the arena's tail segment. The eviction clock runs over the arena's
-// queue of segments, oldest first; see evictLocked. Offsets stored in the table count from the
-// start of the arena's data, in units of 8 bytes.
+// Entries are appended to the queue's tail segment. The eviction clock runs over the queue,
+// oldest first; see evictLocked. Offsets in the index count from the start of the group's
+// data, in units of 8 bytes.
 type shard struct {
 	// Fixed after init and read by every call, so kept off the lines that writers dirty.
 	e       *engine
-	tbl     table
-	ar      *arena.Arena
-	data    []byte // ar.Data(): all segments back to back; points into the mapping
+	g       *group
+	ar      *arena.Arena // g.ar
+	q       *arena.Queue // points into the mapping
+	idx     index
+	data    []byte // g.data: all segments back to back; points into the mapping
 	segSize int
+	gi      int // the shard's place in g.shards
 
 	_ [64]byte
 
-	mu sync.RWMutex // protects the shard's part of the mapping and the fields below
+	mu sync.RWMutex // protects the shard's queue, segments, index and the fields below
 	// seq is odd while a writer holds mu, and changes with every write lock hold: lock-free
 	// readers (readers.go) use it to detect a write that overlapped their read. Only the lock
 	// holder writes it (releaseStore); readers load it atomically.
@@ -37,13 +43,16 @@ type shard struct {
 	hits, misses atomic.Uint64
 	closed       bool // set under mu by Close; no call that takes mu touches the mapping after it
 
-	entries   int // entries in the table, expired ones not yet collected included
+	entries   int // entries in the index, expired ones not yet collected included
 	liveBytes int // their keys and values
 	writes    int // since the last inline janitor step
-	// hugeTableAt is the entry count at which the table is advised to use huge pages (0: never,
-	// or done). Written at random places, a sparse table on huge pages would be resident far
-	// beyond what it holds; once a quarter full, most of its pages are touched anyway.
-	hugeTableAt int
+	stealNext int // the next shard of the group to ask for a segment
+	// open lists segments of the queue, not the tail, with room left at their end: tails until
+	// an entry too large for that room came. While the cache fills, entries that fit go there
+	// first, so that the room is not lost when sizes are mixed. Once the pool is empty they are
+	// forgotten: an entry written into an old segment would be evicted with it, long before
+	// its time. arena.None marks an unused place.
+	open [openSegments]arena.ID
 
 	sets, deletes, evictions, expirations uint64
 	salvages                              uint64 // shard emptied after a panic under its lock
@@ -51,32 +60,38 @@ type shard struct {
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
 
-// seq is loaded atomically on every platform; 32-bit ones need it 8-byte aligned.
-var _ = [1]struct{}{}[unsafe.Offsetof(shard{}.seq)%8]
+// shardHeader is the part of the mapping that holds a shard's queue and index header.
+type shardHeader struct {
+	q   arena.Queue
+	idx indexHeader
+	_   [shardHeaderSize - arena.QueueSize - 8]byte
+}
 
-func (s *shard) init(e *engine, region []byte, l *layout) error {
-	ar, err := arena.New(region[l.tableBytes:], l.segSize)
-	if err != nil {
-		return err
-	}
-	hugeAt := 0
-	if l.hugePages {
-		// Segments fill front to back, so their 2 MiB pages are soon all used: advise them now.
-		// The table waits until it is a quarter full (see hugeTableAt).
-		if start, end := pageTrim(ar.Data()); end > start {
-			adviseHugePages(ar.Data()[start:end])
-		}
-		hugeAt = max(l.buckets*slotsPerBucket/4, 1)
-	}
+var (
+	// seq is loaded atomically on every platform; 32-bit ones need it 8-byte aligned.
+	_ = [1]struct{}{}[unsafe.Offsetof(shard{}.seq)%8]
+	_ = [1]struct{}{}[unsafe.Sizeof(shardHeader{})-shardHeaderSize]
+)
+
+func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, l *layout) {
 	*s = shard{
-		e:           e,
-		hugeTableAt: hugeAt,
-		tbl:         table{mem: region[: l.buckets*bucketSize : l.buckets*bucketSize], n: uint32(l.buckets)},
-		ar:          ar,
-		data:        ar.Data(),
-		segSize:     l.segSize,
+		e:       e,
+		g:       g,
+		ar:      g.ar,
+		q:       &hdr.q,
+		data:    g.data,
+		segSize: l.segSize,
+		gi:      gi,
+		open:    noOpenSegments,
+		idx: index{
+			hdr:      &hdr.idx,
+			dir:      dir,
+			data:     g.data,
+			maxDepth: l.dirDepth,
+			npages:   uint32(len(g.data) / indexPageSize),
+		},
 	}
-	return nil
+	*s.q = arena.Queue{}
 }
 
 // lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
@@ -112,6 +127,16 @@ func (s *shard) unlock() {
 	s.release()
 }
 
+// tryLock is lock if the lock is free, and reports whether it took it.
+func (s *shard) tryLock() bool {
+	if !s.mu.TryLock() {
+		return false
+	}
+	releaseStore(&s.seq, s.seq+1)
+	_ = atomic.LoadUint64(&s.seq) // as in lock
+	return true
+}
+
 func (s *shard) release() {
 	releaseStore(&s.seq, s.seq+1)
 	s.mu.Unlock()
@@ -131,24 +156,28 @@ func (s *shard) segOf(pos int) arena.ID { return arena.ID(pos / s.segSize) }
 
 // lookup finds key, whose hash is h, and returns its slot, the entry's position in data and
 // its decoded header. Read lock held.
-func (s *shard) lookup(h uint64, key []byte) (b uint32, i int, pos int, en entry, ok bool) {
-	tag := tagOf(h)
-	b = s.tbl.home(h)
-	for range s.tbl.probeLen() {
-		for m := s.tbl.match(b, tag); m != 0; m &= m - 1 {
-			i = bits.TrailingZeros32(m)
-			pos = int(s.tbl.off(b, i)) << entryAlignBits
+func (s *shard) lookup(h uint64, key []byte) (sl slot, pos int, en entry, ok bool) {
+	fp := fingerprint(h)
+	pg, ok := s.idx.page(fp)
+	if !ok {
+		return slot{}, 0, entry{}, false
+	}
+	b := home(pg, fp)
+	for range pageProbe {
+		for m := s.idx.match(b, fp); m != 0; m &= m - 1 {
+			sl = slot{b, bits.TrailingZeros32(m)}
+			pos = s.idx.pos(sl)
 			en = readEntry(s.data[pos:])
 			if en.keyLen == len(key) && string(s.data[pos+en.keyOff:pos+en.valOff()]) == string(key) {
-				return b, i, pos, en, true
+				return sl, pos, en, true
 			}
 		}
-		if s.tbl.overflow(b) == 0 {
+		if s.idx.overflow(b) == 0 {
 			break
 		}
-		b = s.tbl.next(b)
+		b = nextBucket(b)
 	}
-	return 0, 0, 0, entry{}, false
+	return slot{}, 0, entry{}, false
 }
 
 // value returns the value bytes of the entry at pos.
@@ -161,6 +190,10 @@ func (s *shard) key(pos int, en *entry) []byte {
 	return s.data[pos+en.keyOff : pos+en.valOff()]
 }
 
+// offOf is what the index stores for the entry at pos: its position in units of 8 bytes, plus
+// one, so that 0 can mark an empty slot.
+func offOf(pos int) uint32 { return uint32(pos>>entryAlignBits) + 1 }
+
 // set stores key and value, whose hash is h, with the given expiry (0: never).
 func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	size := entrySize(len(key), len(value), expire != 0)
@@ -170,7 +203,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	if s.closed {
 		return ErrClosed
 	}
-	b, i, pos, old, found := s.lookup(h, key)
+	sl, pos, old, found := s.lookup(h, key)
 	if found && old.size() == size && s.ar.Pins(s.segOf(pos)) == 0 {
 		// Same footprint and no View callback reading it: overwrite in place, which leaves no
 		// garbage behind. Locked readers are excluded; lock-free ones see seq odd and retry.
@@ -179,7 +212,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 		mayPanic(pointOverwrite)
 		s.noteExpire(s.segOf(pos), expire)
 		s.liveBytes += len(value) - old.valLen
-		s.tbl.clearAccessed(b, i)
+		s.idx.clearAccessed(sl)
 		s.wroteLocked()
 		return nil
 	}
@@ -193,25 +226,23 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	s.ar.Seg(seg).Live += uint32(size)
 	s.noteExpire(seg, expire)
 	if found && reclaimed {
-		// Reclaiming may have moved or dropped the old entry; the new one is not in the table yet.
-		b, i, pos, old, found = s.lookup(h, key)
+		// Reclaiming may have moved or dropped the old entry; the new one is not indexed yet.
+		sl, pos, old, found = s.lookup(h, key)
 	}
-	off := uint32(newPos >> entryAlignBits)
 	if found {
 		s.countReplaced(&old)
 		s.killEntry(pos, &old)
 		s.liveBytes -= old.keyLen + old.valLen
-		s.tbl.setOff(b, i, off)
-		s.tbl.clearAccessed(b, i)
+		s.idx.setOff(sl, offOf(newPos))
+		s.idx.clearAccessed(sl)
 	} else {
-		s.insertLocked(h, off)
-		s.entries++
-		if s.entries == s.hugeTableAt {
-			s.hugeTableAt = 0
-			if start, end := pageTrim(s.tbl.mem); end > start {
-				adviseHugePages(s.tbl.mem[start:end])
-			}
+		if !s.insertLocked(h, offOf(newPos)) {
+			// No slot to be had anywhere (see insertLocked): undo the write.
+			var en entry = readEntry(s.data[newPos:])
+			s.killEntry(newPos, &en)
+			return fmt.Errorf("%w: no index page free", ErrBusy)
 		}
+		s.entries++
 	}
 	s.liveBytes += len(key) + len(value)
 	s.wroteLocked()
@@ -249,110 +280,276 @@ func (s *shard) noteExpire(seg arena.ID, expire int64) {
 	}
 }
 
-// killEntry marks the entry at pos dead and takes it off its segment's live bytes. The table
+// killEntry marks the entry at pos dead and takes it off its segment's live bytes. The index
 // slot is the caller's business.
 func (s *shard) killEntry(pos int, en *entry) {
 	s.data[pos] |= flagDead
 	s.ar.Seg(s.segOf(pos)).Live -= uint32(en.size())
 }
 
-// slotOf finds the table slot of the live entry at pos, and its home bucket, by hashing its
-// key. Every live entry has one; a missing slot is a broken invariant.
-func (s *shard) slotOf(pos int, en *entry) (home, b uint32, i int, ok bool) {
+// slotOf finds the index slot of the live entry at pos by hashing its key. Every live entry
+// has one; a missing slot is a broken invariant.
+func (s *shard) slotOf(pos int, en *entry) (slot, bool) {
 	h := s.e.hash(s.key(pos, en))
-	home = s.tbl.home(h)
-	b, i, ok = s.tbl.findOff(home, tagOf(h), uint32(pos>>entryAlignBits))
+	sl, ok := s.idx.find(fingerprint(h), offOf(pos))
 	if !ok {
-		broken("live entry without a table slot")
+		broken("live entry without an index slot")
 	}
-	return home, b, i, ok
+	return sl, ok
 }
 
-// dropLocked removes a live entry: its slot (b, i) with home bucket home, and its bytes.
-func (s *shard) dropLocked(home, b uint32, i int, pos int, en *entry) {
-	s.tbl.remove(home, b, i)
+// dropLocked removes a live entry: its slot and its bytes.
+func (s *shard) dropLocked(sl slot, pos int, en *entry) {
+	s.idx.remove(sl)
 	s.killEntry(pos, en)
 	s.entries--
 	s.liveBytes -= en.keyLen + en.valLen
 }
 
+// dropOrphan frees the entry of a slot that a page split could not place (index.split): the
+// slot is gone already. It counts as an eviction.
+func (s *shard) dropOrphan(off uint32) {
+	pos := int(off-1) << entryAlignBits
+	en := readEntry(s.data[pos:])
+	s.killEntry(pos, &en)
+	s.entries--
+	s.liveBytes -= en.keyLen + en.valLen
+	s.evictions++
+}
+
+// maxSplitsPerInsert bounds the page splits one insert may cause: keys whose fingerprints
+// share many top bits (a flood of equal hashes) would otherwise split pages to the directory's
+// full depth without making room.
+const maxSplitsPerInsert = 2
+
 // insertLocked adds a slot for a new entry at offset off. When the probe window is full it
-// makes room in the home bucket: it drops an expired entry if the bucket has one (an
-// expiration), or else evicts an entry not read since the clock last passed, or else one
-// picked by the hash.
-func (s *shard) insertLocked(h uint64, off uint32) {
-	home, tag := s.tbl.home(h), tagOf(h)
-	if _, _, ok := s.tbl.insert(home, tag, off); ok {
-		return
+// splits the page; when the page cannot split, it makes room in the home bucket: it drops an
+// expired entry if the bucket has one (an expiration), or else evicts an entry not read since
+// the clock last passed, or else one picked by the hash. It returns false only when the index
+// has no page and none can be had: the pool is empty and no segment can be given up for one.
+func (s *shard) insertLocked(h uint64, off uint32) bool {
+	fp := fingerprint(h)
+	seg := s.segOf(int(off-1) << entryAlignBits) // the new entry's, which must not be given up
+	if _, ok := s.idx.page(fp); !ok {
+		p, ok := s.takePage(seg)
+		if !ok {
+			return false
+		}
+		s.idx.addFirstPage(p)
+	}
+	for range maxSplitsPerInsert {
+		pg, _ := s.idx.page(fp)
+		if _, ok := s.idx.insertIn(pg, fp, off, false); ok {
+			return true
+		}
+		if !s.idx.canSplit(fp) {
+			break
+		}
+		p, ok := s.takePage(seg)
+		if !ok {
+			break
+		}
+		mayPanic(pointSplit)
+		s.idx.split(fp, p, s)
+	}
+	pg, _ := s.idx.page(fp)
+	if _, ok := s.idx.insertIn(pg, fp, off, false); ok {
+		return true
 	}
 	mayPanic(pointBucketFull)
 	now := s.e.now()
-	victim, unread, expired := int((h>>8)%slotsPerBucket), -1, false // modulo first: int(h>>8) is negative on 32-bit
-	var pos int
-	var en entry
-	for i := range slotsPerBucket {
-		p := int(s.tbl.off(home, i)) << entryAlignBits
-		x := readEntry(s.data[p:])
+	b := home(pg, fp)
+	victim, unread, expired := int((h>>8)%bucketSlots), -1, false // modulo first: int(h>>8) is negative on 32-bit
+	for i := range bucketSlots {
+		sl := slot{b, i}
+		x := readEntry(s.data[s.idx.pos(sl):])
 		if x.expired(now) {
-			victim, pos, en, expired = i, p, x, true
+			victim, expired = i, true
 			break
 		}
-		if unread < 0 && !s.tbl.accessed(home, i) {
+		if unread < 0 && !s.idx.accessed(sl) {
 			unread = i
 		}
 	}
-	if !expired {
-		if unread >= 0 {
-			victim = unread
-		}
-		pos = int(s.tbl.off(home, victim)) << entryAlignBits
-		en = readEntry(s.data[pos:])
+	if !expired && unread >= 0 {
+		victim = unread
 	}
-	vh := s.e.hash(s.key(pos, &en))
-	s.dropLocked(s.tbl.home(vh), home, victim, pos, &en)
+	sl := slot{b, victim}
+	pos := s.idx.pos(sl)
+	en := readEntry(s.data[pos:])
+	s.dropLocked(sl, pos, &en)
 	if expired {
 		s.expirations++
 	} else {
 		s.evictions++
 	}
-	if _, _, ok := s.tbl.insert(home, tag, off); !ok {
-		panic("mmcache: table insert failed after making room") // unreachable: the home bucket has a free slot
+	if _, ok := s.idx.insertIn(pg, fp, off, false); !ok {
+		panic("mmcache: index insert failed after making room") // unreachable: the home bucket has a free slot
+	}
+	return true
+}
+
+// takePage returns a zeroed page for the index. When the pool is empty it gives the pool a
+// segment of entries to cut pages from: its own oldest, unless that is keep (the segment that
+// holds the entry being indexed, which may be an open segment at the head), or else another
+// shard's.
+func (s *shard) takePage(keep arena.ID) (uint32, bool) {
+	if p, ok := s.g.takePage(); ok {
+		return p, true
+	}
+	if s.giveUpHead(keep) || s.steal() {
+		return s.g.takePage()
+	}
+	return 0, false
+}
+
+// giveUpHead evicts every entry of the shard's oldest segment and frees it to the pool, if the
+// shard has another to write to, the oldest is not keep, and no View callback reads it.
+func (s *shard) giveUpHead(keep arena.ID) bool {
+	head := s.q.Head()
+	if head == arena.None || head == s.q.Tail() || head == keep || s.ar.Pins(head) != 0 {
+		return false
+	}
+	s.compactLocked(head, 0, true)
+	s.releaseSeg(head)
+	return true
+}
+
+// releaseSeg frees segment x of the shard's queue to the pool.
+func (s *shard) releaseSeg(x arena.ID) {
+	for i, o := range s.open {
+		if o == x {
+			s.open[i] = arena.None
+		}
+	}
+	s.g.release(s.q, x)
+}
+
+const (
+	// openSegments is how many sealed segments a shard keeps open to smaller entries.
+	openSegments = 4
+	// minOpenRoom is the least room for which a sealed tail stays open to smaller entries.
+	minOpenRoom = 256
+)
+
+var noOpenSegments = [openSegments]arena.ID{arena.None, arena.None, arena.None, arena.None}
+
+// keepOpen keeps segment t, the tail about to be sealed, open to smaller entries if it has
+// room enough, in place of an open segment with less room (or of t itself, already open from
+// an earlier time it was the tail).
+func (s *shard) keepOpen(t arena.ID) {
+	room := func(x arena.ID) int {
+		if x == arena.None {
+			return -1
+		}
+		return s.segSize - int(s.ar.Seg(x).Used)
+	}
+	least := 0
+	for i, o := range s.open {
+		if o == t {
+			least = i
+			break
+		}
+		if room(o) < room(s.open[least]) {
+			least = i
+		}
+	}
+	if r := room(t); r >= minOpenRoom && r > room(s.open[least]) || s.open[least] == t {
+		s.open[least] = t
 	}
 }
 
+// steal asks the group's other shards, in turn, for a segment: the first one that is not
+// locked and holds more segments than this shard gives up its oldest to the pool. TryLock
+// keeps this from deadlocking with a shard that is stealing from this one.
+func (s *shard) steal() bool {
+	n := len(s.g.shards)
+	for k := 1; k < n; k++ {
+		s.stealNext = (s.stealNext + 1) % n
+		if s.stealNext == s.gi {
+			s.stealNext = (s.stealNext + 1) % n
+		}
+		if s.g.shards[s.stealNext].giveUpTo(s.q.Queued()) {
+			return true
+		}
+	}
+	return false
+}
+
+// giveUpTo frees the shard's oldest segment to the pool, for a shard that holds fewer than
+// than, if the shard can be locked at once and holds more.
+func (s *shard) giveUpTo(than int) bool {
+	if !s.tryLock() {
+		return false
+	}
+	defer s.unlock()
+	mayPanic(pointWriteLocked)
+	if s.closed || s.q.Queued() <= than+1 {
+		return false
+	}
+	return s.giveUpHead(arena.None)
+}
+
+// underShare reports whether the shard holds fewer than half the segments it would hold if
+// the group's were spread evenly; such a shard takes a segment from another rather than
+// evict its own. Shards start even only in expectation, and without this a shard whose keys
+// came late would stay small.
+func (s *shard) underShare() bool {
+	return s.q.Queued() < s.g.fairShare()/2
+}
+
 // alloc returns the position of size free bytes at the end of the tail segment, taking a
-// free segment or evicting the oldest when the tail is full. reclaimed reports that entries may
-// have moved or gone.
+// free segment, or else evicting the oldest, when the tail is full. reclaimed reports that
+// entries of this shard may have moved or gone.
 func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 	// Each round either returns, takes a free segment, or turns the head into the tail with
-	// room for size; only pinned heads (rotated unchanged) can make it go round again.
-	for range 2*s.ar.Len() + 2 {
-		if t := s.ar.Tail(); t != arena.None {
+	// room for size; pinned heads (rotated unchanged) and steals can make it go round again.
+	rotated := 0
+	for range 2*s.ar.Len() + 4 {
+		for _, o := range s.open {
+			if o == arena.None || o == s.q.Tail() {
+				continue
+			}
+			if r := s.ar.Seg(o); int(r.Used)+size <= s.segSize {
+				pos = int(o)*s.segSize + int(r.Used)
+				r.Used += uint32(size)
+				return pos, reclaimed, nil
+			}
+		}
+		if t := s.q.Tail(); t != arena.None {
 			r := s.ar.Seg(t)
 			if int(r.Used)+size <= s.segSize {
 				pos = int(t)*s.segSize + int(r.Used)
 				r.Used += uint32(size)
 				return pos, reclaimed, nil
 			}
+			s.keepOpen(t)
 		}
-		if _, ok := s.ar.Grab(); ok {
+		if s.g.grab(s.q) {
 			continue
 		}
-		head := s.ar.Head()
-		if head == arena.None {
-			// Nothing free and nothing queued: every segment is retired, still read by View
-			// callbacks that began before a Reset.
+		s.open = noOpenSegments
+		if s.underShare() && s.steal() {
+			continue
+		}
+		head := s.q.Head()
+		if head != arena.None && rotated < s.q.Queued() {
+			if s.ar.Pins(head) != 0 {
+				s.ar.MoveToTail(s.q, head) // a View callback reads it: skip it this round
+				rotated++
+				continue
+			}
+			reclaimed = true
+			mayPanic(pointEvict)
+			s.evictLocked(head, size)
+			continue
+		}
+		// Nothing of its own to reclaim: no segment, or every one read by a View callback.
+		if !s.steal() {
 			break
 		}
-		if s.ar.Pins(head) != 0 {
-			s.ar.MoveToTail(head) // a View callback reads it: skip it this round
-			continue
-		}
-		reclaimed = true
-		mayPanic(pointEvict)
-		s.evictLocked(head, size)
 	}
-	return 0, reclaimed, fmt.Errorf("%w (%d segments)", ErrBusy, s.ar.Len())
+	return 0, reclaimed, fmt.Errorf("%w (%d segments)", ErrBusy, s.q.Queued())
 }
 
 // evictLocked reclaims segment x, the oldest, to become the tail with room for need bytes.
@@ -366,12 +563,12 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 func (s *shard) evictLocked(x arena.ID, need int) {
 	keep := min(s.segSize-need, s.segSize*3/4)
 	s.compactLocked(x, keep, true)
-	s.ar.MoveToTail(x)
+	s.ar.MoveToTail(s.q, x)
 }
 
 // compactLocked slides the entries of segment x that stay down to its start, in order, and
 // drops the rest: dead ones, expired ones and, when clock is set, those not accessed since the
-// last pass or beyond keep bytes. It updates the table for every entry moved or dropped.
+// last pass or beyond keep bytes. It updates the index for every entry moved or dropped.
 func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 	r := s.ar.Seg(x)
 	base, used, w := int(x)*s.segSize, int(r.Used), 0
@@ -384,24 +581,24 @@ func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 		if en.flags&flagDead != 0 {
 			continue
 		}
-		home, b, i, ok := s.slotOf(pos, &en)
+		sl, ok := s.slotOf(pos, &en)
 		if !ok {
 			continue
 		}
 		switch {
 		case en.expired(now):
-			s.dropLocked(home, b, i, pos, &en)
+			s.dropLocked(sl, pos, &en)
 			s.expirations++
-		case clock && (!s.tbl.accessed(b, i) || w+sz > keep):
-			s.dropLocked(home, b, i, pos, &en)
+		case clock && (!s.idx.accessed(sl) || w+sz > keep):
+			s.dropLocked(sl, pos, &en)
 			s.evictions++
 		default:
 			if clock {
-				s.tbl.clearAccessed(b, i)
+				s.idx.clearAccessed(sl)
 			}
 			if dst := base + w; dst != pos {
 				copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
-				s.tbl.setOff(b, i, uint32(dst>>entryAlignBits))
+				s.idx.setOff(sl, offOf(dst))
 			}
 			w += sz
 			if en.flags&flagTTL != 0 && (minExp == 0 || en.expire < minExp) {
@@ -409,14 +606,14 @@ func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 			}
 		}
 	}
-	mayPanic(pointCompact) // the table is updated, the segment's record not yet
+	mayPanic(pointCompact) // the index is updated, the segment's record not yet
 	r.Used, r.Live, r.MinExpire = uint32(w), uint32(w), minExp
 }
 
 // moveOutLocked appends every live, unexpired entry of segment x to the tail segment, which
 // has room for x's live bytes, and frees x.
 func (s *shard) moveOutLocked(x arena.ID) {
-	t := s.ar.Tail()
+	t := s.q.Tail()
 	tr := s.ar.Seg(t)
 	base, used := int(x)*s.segSize, int(s.ar.Seg(x).Used)
 	now := s.e.now()
@@ -428,12 +625,12 @@ func (s *shard) moveOutLocked(x arena.ID) {
 		if en.flags&flagDead != 0 {
 			continue
 		}
-		home, b, i, ok := s.slotOf(pos, &en)
+		sl, ok := s.slotOf(pos, &en)
 		if !ok {
 			continue
 		}
 		if en.expired(now) {
-			s.dropLocked(home, b, i, pos, &en)
+			s.dropLocked(sl, pos, &en)
 			s.expirations++
 			continue
 		}
@@ -442,10 +639,10 @@ func (s *shard) moveOutLocked(x arena.ID) {
 		tr.Used += uint32(sz)
 		tr.Live += uint32(sz)
 		s.noteExpire(t, en.expire)
-		s.tbl.setOff(b, i, uint32(dst>>entryAlignBits))
+		s.idx.setOff(sl, offOf(dst))
 	}
 	mayPanic(pointMoveOut) // every entry moved, the segment not yet freed
-	s.ar.Release(x)
+	s.releaseSeg(x)
 }
 
 // expireLocked drops the expired entries of segment x where they lie and recomputes its
@@ -467,46 +664,48 @@ func (s *shard) expireLocked(x arena.ID) {
 			}
 			continue
 		}
-		home, b, i, ok := s.slotOf(pos, &en)
+		sl, ok := s.slotOf(pos, &en)
 		if !ok {
 			continue
 		}
-		s.dropLocked(home, b, i, pos, &en)
+		s.dropLocked(sl, pos, &en)
 		s.expirations++
 		mayPanic(pointExpire)
 	}
 	r.MinExpire = minExp
 }
 
-// resetLocked empties the shard and gives its memory back, except segments a View callback
-// still reads, which the arena retires until the callback ends.
+// resetLocked empties the shard and gives its memory back to the pool and its physical memory
+// to the operating system, except segments a View callback still reads, which are retired
+// until the callback ends.
 func (s *shard) resetLocked() {
-	s.ar.Reset()
-	mayPanic(pointReset) // the arena is empty, the table still full
-	zeroPages(s.tbl.mem)
-	if s.ar.Retired() == 0 {
-		dropPages(s.data)
-	} else {
-		for id := range s.ar.Len() {
-			if !s.ar.IsRetired(arena.ID(id)) {
-				dropPages(s.ar.Bytes(arena.ID(id)))
-			}
+	// Pages go back to the operating system while the segments are still this shard's: once
+	// in the pool, another shard may be writing to them.
+	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
+		if s.ar.Pins(id) == 0 {
+			dropPages(s.ar.Bytes(id))
 		}
 	}
+	s.g.resetQueue(s.q)
+	s.open = noOpenSegments
+	mayPanic(pointReset) // the queue is empty, the index still full
+	var pages []uint32
+	s.idx.eachPage(func(p uint32) { pages = append(pages, p) })
+	for _, p := range pages {
+		dropPages(s.data[int(p)*indexPageSize : int(p+1)*indexPageSize])
+	}
+	s.idx.reset()
+	s.g.freePages(pages, s.e.readers.idle())
 	s.entries, s.liveBytes, s.writes = 0, 0, 0
 	s.debugCheckLocked()
 }
 
-// usedBytes is the part of the shard's mapping that holds data: every segment up to its write
-// position, retired ones whole, and the table slots of the entries. Read lock held.
+// usedBytes is the part of the mapping the shard fills: every segment up to its write
+// position, retired ones whole, and its index pages. Read lock held.
 func (s *shard) usedBytes() int {
-	n := s.entries * slotBytes
-	for id := s.ar.Head(); id != arena.None; id = s.ar.Next(id) {
+	n := int(s.idx.hdr.pages) * indexPageSize
+	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
 		n += int(s.ar.Seg(id).Used)
 	}
-	return n + s.ar.Retired()*s.segSize
+	return n + s.q.Retired()*s.segSize
 }
-
-// reservedBytes is the part of the shard's mapping set aside for the table and the arena's
-// bookkeeping.
-func (s *shard) reservedBytes() int { return s.e.lay.tableBytes + arena.Overhead(s.ar.Len()) }

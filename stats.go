@@ -13,26 +13,23 @@ type Stats struct {
 	LiveBytes    int    // bytes of their keys and values
 
 	// UsedBytes is the part of the mapping that holds data now: every segment up to its write
-	// position (entry headers, keys and values, live or waiting to be reclaimed) and the
-	// index slots of the entries present. An empty cache uses 0 bytes.
+	// position (entry headers, keys and values, live or waiting to be reclaimed) and the index
+	// pages, which grow with the entries. An empty cache uses 0 bytes.
 	UsedBytes int
-	// ReservedBytes is the part of the mapping set aside for the index and the segments'
-	// bookkeeping, whether written or not. It costs memory only where it is written; UsedBytes
-	// counts the index slots in use.
+	// ReservedBytes is the part of the mapping set aside for bookkeeping, whether written or
+	// not: the shards' headers and index directories, and the segments' records. It costs
+	// memory only where it is written.
 	ReservedBytes int
 	// Capacity is the size of the mapping in bytes, the bound on everything above.
 	Capacity int
 }
-
-// slotBytes is the size of one table slot: a one-byte tag and a four-byte offset.
-const slotBytes = 1 + 4
 
 // Stats returns the cache's counters. After Close, Entries, LiveBytes and UsedBytes read 0;
 // the counters, ReservedBytes and Capacity remain, and lookups on the closed cache are not
 // counted.
 func (c *Cache) Stats() Stats {
 	e := c.engine()
-	st := Stats{Capacity: len(e.region)}
+	st := Stats{Capacity: len(e.region), ReservedBytes: e.reservedBytes()}
 	lookups, misses := e.readers.counts()
 	st.Hits, st.Misses = lookups-misses, misses
 	for i := range e.shards {
@@ -55,9 +52,6 @@ func (s *shard) stats(st *Stats) (entries int) {
 		st.Deletes += s.deletes
 		st.Evictions += s.evictions
 		st.Expirations += s.expirations
-		if s.tbl.n != 0 {
-			st.ReservedBytes += s.reservedBytes()
-		}
 	}
 	if s.closed {
 		return 0

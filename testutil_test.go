@@ -180,8 +180,56 @@ func procRSS(t testing.TB) int64 {
 	return 0
 }
 
-// segmentBytes is the part of UsedBytes in segments: UsedBytes less the entries' table slots.
+// segmentBytes was the part of UsedBytes in segments when the index was a table of fixed-size
+// slots: UsedBytes less a slot per entry. UsedBytes now counts the index's pages whole, so this
+// is only an approximation; entryBytes is exact.
 func segmentBytes(st Stats) int { return st.UsedBytes - st.Entries*slotBytes }
+
+// entryBytes is the part of UsedBytes in the segments of entries: UsedBytes less the pages of
+// the shards' indexes.
+func entryBytes(c *Cache) int {
+	n := 0
+	for i := range c.e.shards {
+		s := &c.e.shards[i]
+		s.mu.RLock()
+		if !s.closed {
+			n += s.usedBytes() - int(s.idx.hdr.pages)*indexPageSize
+		}
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// heldSegments is the number of segments of s's group held for index pages (arena.Take): the
+// shards' indexes share the pool with their entries.
+func heldSegments(s *shard) int {
+	s.g.mu.Lock()
+	defer s.g.mu.Unlock()
+	return s.g.ar.Held()
+}
+
+// entrySegments is the number of segments of s's group that are not held for index pages: all
+// the shards of the group can queue for their entries. A shard's s.ar.Len() is the group's.
+func entrySegments(s *shard) int { return s.ar.Len() - heldSegments(s) }
+
+// freeSegments is the number of segments of s's group in its pool, free or fresh.
+func freeSegments(s *shard) int {
+	s.g.mu.Lock()
+	defer s.g.mu.Unlock()
+	return s.g.ar.Free()
+}
+
+// queuedSegments is the number of segments queued by all the shards of s's group.
+func queuedSegments(s *shard) int {
+	n := 0
+	for i := range s.g.shards {
+		o := &s.g.shards[i]
+		o.mu.RLock()
+		n += o.q.Queued()
+		o.mu.RUnlock()
+	}
+	return n
+}
 
 // holdViews starts one goroutine per key, each holding a View of its key until end is called.
 // It returns once every View is running. end lets them return, waits for them, and returns
@@ -222,4 +270,28 @@ func holdViews(c *Cache, keys [][]byte, check func(key, value []byte) error) (en
 		}
 		return all
 	}
+}
+
+// checkPools verifies every group's pool as a whole (group.checkPool): each segment queued by
+// one shard, free, held for pages or retired, and the index pages accounted for. It takes
+// every shard's write lock in turn, so it must not run under one.
+func checkPools(c *Cache) error {
+	e := c.engine()
+	for gi := range e.groups {
+		g := &e.groups[gi]
+		for i := range g.shards {
+			g.shards[i].lock()
+		}
+		var err error
+		if !g.shards[0].closed {
+			err = g.checkPool()
+		}
+		for i := range g.shards {
+			g.shards[i].unlock()
+		}
+		if err != nil {
+			return fmt.Errorf("group %d: %w", gi, err)
+		}
+	}
+	return nil
 }

@@ -1,25 +1,33 @@
 // Package arena carves a byte region, normally an anonymous memory mapping outside the Go heap,
-// into equal segments, and keeps all of its bookkeeping inside that same region.
+// into equal segments shared by several owners, and keeps all of its bookkeeping inside that
+// same region.
 //
 // # Layout
 //
 //	region: | header (64 B) | record 0 | record 1 | ... | record n-1 | pad | segment 0 | ... | segment n-1 |
 //	                          \___ 32 B each, one per segment ___/          \__ Size() bytes each __/
 //
-// A segment is either fresh (never handed out), free (on the free list), queued (in the FIFO
-// queue, oldest at the head, the segment being written at the tail) or retired (out of the
-// queue, waiting for its last reader to unpin it). Fresh segments are not listed anywhere: every
-// index at or above the header's fresh mark is fresh, so formatting a region writes only its header
-// and a huge region costs nothing until it is written.
+// A segment is fresh (never handed out), free (on the free list), queued (in one owner's FIFO
+// [Queue], oldest at the head, the segment being written at the tail), held (taken out by
+// [Arena.Take] for the owner's own use, such as index pages) or retired (out of its queue,
+// waiting for its last reader to unpin it). Fresh segments are not listed anywhere: every index
+// at or above the header's fresh mark is fresh, so formatting a region writes only its header and
+// a huge region costs nothing until it is written.
 //
-// The arena knows nothing of what is stored in a segment; its owner appends into the tail segment,
-// keeps Used and Live up to date, and decides which segment to reclaim. Records link segments by
-// index, never by pointer, so the region holds no Go pointer and can live outside the heap.
+// The free list and the fresh mark are the pool that every queue draws from, so an owner that
+// writes more takes more segments, and none sits on room that another needs while the pool has
+// some. The arena knows nothing of what is stored in a segment; an owner appends into its queue's
+// tail, keeps Used and Live up to date, and decides which of its segments to reclaim. Records
+// and queues link segments by index, never by pointer, so the region holds no Go pointer and can
+// live outside the heap.
 //
 // # Concurrency
 //
-// An Arena is not safe for concurrent use: its owner serializes every call with a lock, except
-// [Arena.Pin], [Arena.Unpin] and [Arena.Pins], which are atomic and may run under a shared lock.
+// An Arena is not safe for concurrent use. Calls that touch the pool ([Arena.Grab],
+// [Arena.Take], [Arena.Release], [Arena.ReleaseHeld], [Arena.ResetQueue], [Arena.Free]) need the
+// pool's lock, which the owner keeps; calls on one queue and its segments need that queue's
+// lock, held together with the pool's for the pool calls that take a queue. [Arena.Pin],
+// [Arena.Unpin] and [Arena.Pins] are atomic and may run under a shared lock.
 package arena
 
 import (
@@ -41,6 +49,7 @@ const (
 	stateFree    = 1
 	stateQueued  = 2
 	stateRetired = 3
+	stateHeld    = 4
 )
 
 const (
@@ -50,12 +59,15 @@ const (
 	Align = 64
 	// MaxSegmentSize bounds a segment so that offsets inside it fit a uint32.
 	MaxSegmentSize = 1 << 30
+	// QueueSize is the size of a [Queue], for owners that keep their queues in the region.
+	QueueSize = int(unsafe.Sizeof(Queue{}))
 )
 
-// Compile-time layout checks: a record is 32 bytes and the header fits its slot.
+// Compile-time layout checks: a record is 32 bytes, a queue 16, and the header fits its slot.
 var (
 	_ = [1]struct{}{}[recordSize-32]
-	_ = [1]struct{}{}[headerSize-int(unsafe.Sizeof(header{}))-24]
+	_ = [1]struct{}{}[QueueSize-16]
+	_ = [1]struct{}{}[headerSize-int(unsafe.Sizeof(header{}))-48]
 )
 
 // Segment is the record of one segment. It lives inside the region.
@@ -71,14 +83,36 @@ type Segment struct {
 	state     uint32
 }
 
-// header is the arena's state; it lives in the first bytes of the region.
+// Queue is one owner's FIFO of segments, oldest first. Its zero value is an empty queue. It
+// holds no pointer, so an owner may keep it inside the region (it needs 4-byte alignment).
+type Queue struct {
+	// The oldest and the newest segment's IDs plus one, so that a zeroed Queue is empty.
+	head1, tail1 uint32
+	queued       uint32 // segments in the queue
+	retired      uint32 // segments this owner retired that wait for their last reader
+}
+
+// Head returns the oldest queued segment, or None.
+func (q *Queue) Head() ID { return ID(q.head1 - 1) }
+
+// Tail returns the newest queued segment, the one being written, or None.
+func (q *Queue) Tail() ID { return ID(q.tail1 - 1) }
+
+func (q *Queue) setHead(id ID) { q.head1 = uint32(id) + 1 }
+func (q *Queue) setTail(id ID) { q.tail1 = uint32(id) + 1 }
+
+// Queued reports the number of segments in the queue.
+func (q *Queue) Queued() int { return int(q.queued) }
+
+// Retired reports the number of segments retired from the queue and still pinned by readers.
+func (q *Queue) Retired() int { return int(q.retired) }
+
+// header is the pool's state; it lives in the first bytes of the region.
 type header struct {
-	head, tail ID     // the queue, oldest first
-	free       ID     // free list through Segment.next
-	fresh      uint32 // segments [fresh, n) were never handed out
-	queued     uint32 // segments in the queue
-	retired    uint32 // segments waiting for their last reader
-	_          [16]byte
+	free  ID     // free list through Segment.next
+	fresh uint32 // segments [fresh, n) were never handed out
+	nfree uint32 // segments on the free list
+	held  uint32 // segments taken out by Take
 }
 
 // Arena manages the segments of one region. The zero value is not usable; see [New].
@@ -114,7 +148,7 @@ func dataStart(nsegs int) int {
 
 // New formats region as an arena of segments of segSize bytes, which must be a positive
 // multiple of [Align] no larger than [MaxSegmentSize]. Region must be zeroed (as fresh anonymous
-// memory is) and aligned to 8 bytes; New writes only its header.
+// memory is) and aligned to 8 bytes; New writes only its header. Every segment starts fresh.
 func New(region []byte, segSize int) (*Arena, error) {
 	if segSize <= 0 || segSize%Align != 0 || segSize > MaxSegmentSize {
 		return nil, fmt.Errorf("arena: segment size %d is not a positive multiple of %d up to %d", segSize, Align, MaxSegmentSize)
@@ -136,50 +170,30 @@ func New(region []byte, segSize int) (*Arena, error) {
 		data:    region[start : start+n*segSize : start+n*segSize],
 		segSize: segSize,
 	}
-	a.Reset()
+	*a.hdr = header{free: None}
 	return a, nil
 }
 
-// Reset empties the arena: every segment becomes free, except those still pinned by a reader,
-// which are retired and come back through [Arena.Unpin]. It touches only the records of
-// segments that were ever handed out.
-func (a *Arena) Reset() {
-	h := a.hdr
-	fresh := h.fresh
-	h.head, h.tail, h.free = None, None, None
-	h.queued, h.retired = 0, 0
-	pinned := false
-	for i := range fresh {
-		if atomic.LoadUint32(&a.records[i].pins) != 0 {
-			pinned = true
-			break
-		}
-	}
-	if !pinned {
-		// Forget every record: segments below fresh become fresh again, states included, so
-		// that a reader whose Unpin saw a retired segment before this Reset does not release
-		// it after (IsRetired must now report false).
-		for i := range fresh {
-			atomic.StoreUint32(&a.records[i].state, stateFresh)
-		}
-		h.fresh = 0
-		return
-	}
-	for i := int(fresh) - 1; i >= 0; i-- {
-		s := &a.records[i]
-		s.prev, s.Used, s.Live, s.MinExpire = None, 0, 0, 0
+// ResetQueue empties q: its segments become free, except those still pinned by a reader, which
+// are retired and come back through [Arena.Unpin]. It touches only the records of q's segments.
+// Pool lock and q's lock held.
+func (a *Arena) ResetQueue(q *Queue) {
+	for id := q.Head(); id != None; {
+		s := &a.records[id]
+		next := s.next
+		s.prev, s.next, s.Used, s.Live, s.MinExpire = None, None, 0, 0, 0
+		q.queued--
 		// Retire first, then look at the pins: a reader that unpins concurrently either sees
 		// the retired state (and reports it) or has already dropped its pin (seen here).
 		atomic.StoreUint32(&s.state, stateRetired)
 		if atomic.LoadUint32(&s.pins) != 0 {
-			s.next = None
-			h.retired++
-			continue
+			q.retired++
+		} else {
+			a.free(id)
 		}
-		atomic.StoreUint32(&s.state, stateFree)
-		s.next = h.free
-		h.free = ID(i)
+		id = next
 	}
+	q.head1, q.tail1 = 0, 0
 }
 
 // Len reports the number of segments in the region.
@@ -188,11 +202,12 @@ func (a *Arena) Len() int { return len(a.records) }
 // Size reports the size of every segment in bytes.
 func (a *Arena) Size() int { return a.segSize }
 
-// Queued reports the number of segments in the queue.
-func (a *Arena) Queued() int { return int(a.hdr.queued) }
+// Free reports the number of segments that Grab or Take can hand out now: free and fresh.
+// Pool lock held.
+func (a *Arena) Free() int { return int(a.hdr.nfree) + len(a.records) - int(a.hdr.fresh) }
 
-// Retired reports the number of retired segments still pinned by readers.
-func (a *Arena) Retired() int { return int(a.hdr.retired) }
+// Held reports the number of segments taken out by Take and not released. Pool lock held.
+func (a *Arena) Held() int { return int(a.hdr.held) }
 
 // Data returns the bytes of all segments back to back: segment id starts at int(id)*Size().
 // Offsets into it fit a uint64 and name an entry across the whole arena.
@@ -207,26 +222,20 @@ func (a *Arena) Bytes(id ID) []byte {
 // Seg returns the record of segment id.
 func (a *Arena) Seg(id ID) *Segment { return &a.records[id] }
 
-// Head returns the oldest queued segment, or None.
-func (a *Arena) Head() ID { return a.hdr.head }
-
-// Tail returns the newest queued segment, the one being written, or None.
-func (a *Arena) Tail() ID { return a.hdr.tail }
-
 // Next returns the segment queued after id, or None.
 func (a *Arena) Next(id ID) ID { return a.records[id].next }
 
-// IsQueued reports whether segment id is in the queue.
-func (a *Arena) IsQueued(id ID) bool { return a.records[id].state == stateQueued }
+// IsQueued reports whether segment id is in a queue.
+func (a *Arena) IsQueued(id ID) bool { return atomic.LoadUint32(&a.records[id].state) == stateQueued }
 
-// Grab takes a free (or else a fresh) segment, clears its record and appends it to the queue's
-// tail. It returns false when no segment is free.
-func (a *Arena) Grab() (ID, bool) {
+// take hands out a free (or else a fresh) segment with a clear record. Pool lock held.
+func (a *Arena) take() (ID, bool) {
 	h := a.hdr
 	id := h.free
 	switch {
 	case id != None:
 		h.free = a.records[id].next
+		h.nfree--
 	case int(h.fresh) < len(a.records):
 		id = ID(h.fresh)
 		h.fresh++
@@ -234,53 +243,94 @@ func (a *Arena) Grab() (ID, bool) {
 		return None, false
 	}
 	s := &a.records[id]
-	s.Used, s.Live, s.MinExpire = 0, 0, 0
-	a.pushTail(id)
+	s.prev, s.next, s.Used, s.Live, s.MinExpire = None, None, 0, 0, 0
 	return id, true
 }
 
-// Release takes a queued or retired segment out and puts it on the free list.
-func (a *Arena) Release(id ID) {
+// Grab takes a free (or else a fresh) segment, clears its record and appends it to q's tail. It
+// returns false when no segment is free. Pool lock and q's lock held.
+func (a *Arena) Grab(q *Queue) (ID, bool) {
+	id, ok := a.take()
+	if ok {
+		a.pushTail(q, id)
+	}
+	return id, ok
+}
+
+// Take takes a free (or else a fresh) segment out of the pool for the owner's own use; no queue
+// holds it until [Arena.ReleaseHeld] gives it back. It returns false when no segment is free.
+// Pool lock held.
+func (a *Arena) Take() (ID, bool) {
+	id, ok := a.take()
+	if ok {
+		atomic.StoreUint32(&a.records[id].state, stateHeld)
+		a.hdr.held++
+	}
+	return id, ok
+}
+
+// ReleaseHeld gives back a segment that Take handed out. Pool lock held.
+func (a *Arena) ReleaseHeld(id ID) {
+	if s := atomic.LoadUint32(&a.records[id].state); s != stateHeld {
+		panic(fmt.Sprintf("arena: release of segment %d in state %d, not held", id, s))
+	}
+	a.hdr.held--
+	a.free(id)
+}
+
+// Release takes a segment out of q, queued or retired from it, and puts it on the free list.
+// Pool lock and q's lock held.
+func (a *Arena) Release(q *Queue, id ID) {
 	s := &a.records[id]
 	switch s.state {
 	case stateQueued:
-		a.unlink(id)
+		a.unlink(q, id)
 	case stateRetired:
-		a.hdr.retired--
+		q.retired--
 	default:
 		panic(fmt.Sprintf("arena: release of segment %d in state %d", id, s.state))
 	}
+	a.free(id)
+}
+
+// free puts segment id on the free list. Pool lock held.
+func (a *Arena) free(id ID) {
+	s := &a.records[id]
 	s.Used, s.Live, s.MinExpire = 0, 0, 0
 	atomic.StoreUint32(&s.state, stateFree)
 	s.prev, s.next = None, a.hdr.free
 	a.hdr.free = id
+	a.hdr.nfree++
 }
 
-// Retire takes a queued segment out of the queue without freeing it: a pinned segment whose
-// contents are dropped. It reports true when no reader holds it any more, in which case the
-// caller releases it at once; otherwise [Arena.Unpin] reports when its last reader has gone.
-func (a *Arena) Retire(id ID) (unpinned bool) {
-	a.unlink(id)
+// Retire takes a queued segment out of q without freeing it: a pinned segment whose contents
+// are dropped. It reports true when no reader holds it any more, in which case the caller
+// releases it at once; otherwise [Arena.Unpin] reports when its last reader has gone. q's lock
+// held.
+func (a *Arena) Retire(q *Queue, id ID) (unpinned bool) {
+	a.unlink(q, id)
 	s := &a.records[id]
-	atomic.StoreUint32(&s.state, stateRetired) // before the pins check: see Reset
-	a.hdr.retired++
+	atomic.StoreUint32(&s.state, stateRetired) // before the pins check: see ResetQueue
+	q.retired++
 	return atomic.LoadUint32(&s.pins) == 0
 }
 
-// MoveToTail moves a queued segment to the queue's tail, making it the segment being written.
-func (a *Arena) MoveToTail(id ID) {
-	if a.hdr.tail == id {
+// MoveToTail moves a segment queued in q to q's tail, making it the segment being written.
+// q's lock held.
+func (a *Arena) MoveToTail(q *Queue, id ID) {
+	if q.Tail() == id {
 		return
 	}
-	a.unlink(id)
-	a.pushTail(id)
+	a.unlink(q, id)
+	a.pushTail(q, id)
 }
 
 // Pin records a reader holding a view into segment id. Safe under a shared lock.
 func (a *Arena) Pin(id ID) { atomic.AddUint32(&a.records[id].pins, 1) }
 
 // Unpin ends a view into segment id. It reports true when that was the last view of a retired
-// segment, which the caller must then [Arena.Release] under its exclusive lock. Safe under no lock.
+// segment, which the caller must then [Arena.Release] under the locks it needs. Safe under no
+// lock.
 func (a *Arena) Unpin(id ID) (lastOfRetired bool) {
 	s := &a.records[id]
 	return atomic.AddUint32(&s.pins, ^uint32(0)) == 0 && atomic.LoadUint32(&s.state) == stateRetired
@@ -292,22 +342,23 @@ func (a *Arena) Pins(id ID) uint32 { return atomic.LoadUint32(&a.records[id].pin
 // IsRetired reports whether segment id is retired.
 func (a *Arena) IsRetired(id ID) bool { return atomic.LoadUint32(&a.records[id].state) == stateRetired }
 
-func (a *Arena) pushTail(id ID) {
-	h := a.hdr
+// IsHeld reports whether segment id was handed out by Take.
+func (a *Arena) IsHeld(id ID) bool { return atomic.LoadUint32(&a.records[id].state) == stateHeld }
+
+func (a *Arena) pushTail(q *Queue, id ID) {
 	s := &a.records[id]
 	atomic.StoreUint32(&s.state, stateQueued)
-	s.prev, s.next = h.tail, None
-	if h.tail != None {
-		a.records[h.tail].next = id
+	s.prev, s.next = q.Tail(), None
+	if q.Tail() != None {
+		a.records[q.Tail()].next = id
 	} else {
-		h.head = id
+		q.setHead(id)
 	}
-	h.tail = id
-	h.queued++
+	q.setTail(id)
+	q.queued++
 }
 
-func (a *Arena) unlink(id ID) {
-	h := a.hdr
+func (a *Arena) unlink(q *Queue, id ID) {
 	s := &a.records[id]
 	if s.state != stateQueued {
 		panic(fmt.Sprintf("arena: unlink of segment %d in state %d", id, s.state))
@@ -315,33 +366,27 @@ func (a *Arena) unlink(id ID) {
 	if s.prev != None {
 		a.records[s.prev].next = s.next
 	} else {
-		h.head = s.next
+		q.setHead(s.next)
 	}
 	if s.next != None {
 		a.records[s.next].prev = s.prev
 	} else {
-		h.tail = s.prev
+		q.setTail(s.prev)
 	}
 	s.prev, s.next = None, None
-	h.queued--
+	q.queued--
 }
 
-// Check verifies the arena's structure: queue links both ways, counts, and that every segment is
-// in exactly one place. It is for tests and debug builds; it returns the first fault found.
-func (a *Arena) Check() error {
-	h := a.hdr
-	seen := make([]uint8, len(a.records))
+// CheckQueue verifies q's structure: links both ways, states, counts and the records' sizes.
+// It is for tests and debug builds, and needs only q's lock; it returns the first fault found.
+func (a *Arena) CheckQueue(q *Queue) error {
 	n, prev := uint32(0), None
-	for id := h.head; id != None; id = a.records[id].next {
-		if int(id) >= int(h.fresh) {
-			return fmt.Errorf("arena: queued segment %d is above the fresh mark %d", id, h.fresh)
+	for id := q.Head(); id != None; id = a.records[id].next {
+		if int(id) >= len(a.records) || n > uint32(len(a.records)) {
+			return fmt.Errorf("arena: queue holds segment %d of %d, or loops", id, len(a.records))
 		}
-		if seen[id] != 0 {
-			return fmt.Errorf("arena: segment %d queued twice", id)
-		}
-		seen[id] = 1
 		s := &a.records[id]
-		if s.state != stateQueued || s.prev != prev {
+		if atomic.LoadUint32(&s.state) != stateQueued || s.prev != prev {
 			return fmt.Errorf("arena: segment %d: state %d, prev %d, want queued after %d", id, s.state, s.prev, prev)
 		}
 		if s.Live > s.Used || int(s.Used) > a.segSize {
@@ -350,26 +395,71 @@ func (a *Arena) Check() error {
 		prev = id
 		n++
 	}
-	if prev != h.tail || n != h.queued {
-		return fmt.Errorf("arena: queue ends at %d with %d segments, header says %d and %d", prev, n, h.tail, h.queued)
+	if prev != q.Tail() || n != q.queued {
+		return fmt.Errorf("arena: queue ends at %d with %d segments, its header says %d and %d", prev, n, q.Tail(), q.queued)
 	}
+	return nil
+}
+
+// Check verifies the whole arena, given every queue that draws from it: each queue
+// (CheckQueue), the free list, and that every segment below the fresh mark is in exactly one
+// place: a queue, the free list, held, or retired (as many as the queues count). It is for
+// tests and debug builds, with every lock held; it returns the first fault found.
+func (a *Arena) Check(queues ...*Queue) error {
+	h := a.hdr
+	if int(h.fresh) > len(a.records) {
+		return fmt.Errorf("arena: fresh mark %d is beyond the %d segments", h.fresh, len(a.records))
+	}
+	seen := make([]uint8, len(a.records))
+	retired := uint32(0)
+	for _, q := range queues {
+		if err := a.CheckQueue(q); err != nil {
+			return err
+		}
+		for id := q.Head(); id != None; id = a.records[id].next {
+			if int(id) >= int(h.fresh) {
+				return fmt.Errorf("arena: queued segment %d is above the fresh mark %d", id, h.fresh)
+			}
+			if seen[id] != 0 {
+				return fmt.Errorf("arena: segment %d queued twice", id)
+			}
+			seen[id] = 1
+		}
+		if q.retired > uint32(len(a.records)) {
+			return fmt.Errorf("arena: a queue counts %d retired segments of %d", q.retired, len(a.records))
+		}
+		retired += q.retired
+	}
+	nfree := uint32(0)
 	for id := h.free; id != None; id = a.records[id].next {
+		if int(id) >= int(h.fresh) {
+			return fmt.Errorf("arena: free segment %d is at or above the fresh mark %d", id, h.fresh)
+		}
 		if seen[id] != 0 || a.records[id].state != stateFree {
-			return fmt.Errorf("arena: free segment %d is also elsewhere or in state %d", id, a.records[id].state)
+			return fmt.Errorf("arena: free segment %d is also elsewhere, fresh, or in state %d", id, a.records[id].state)
 		}
 		seen[id] = 2
+		nfree++
 	}
-	retired := uint32(0)
+	if nfree != h.nfree {
+		return fmt.Errorf("arena: %d free segments, header says %d", nfree, h.nfree)
+	}
+	held, gone := uint32(0), uint32(0)
 	for i := range h.fresh {
-		if seen[i] == 0 {
-			if a.records[i].state != stateRetired {
-				return fmt.Errorf("arena: segment %d is lost (state %d)", i, a.records[i].state)
-			}
-			retired++
+		if seen[i] != 0 {
+			continue
+		}
+		switch a.records[i].state {
+		case stateHeld:
+			held++
+		case stateRetired:
+			gone++
+		default:
+			return fmt.Errorf("arena: segment %d is lost (state %d)", i, a.records[i].state)
 		}
 	}
-	if retired != h.retired {
-		return fmt.Errorf("arena: %d retired segments, header says %d", retired, h.retired)
+	if held != h.held || gone != retired {
+		return fmt.Errorf("arena: %d held and %d retired segments, the header and queues say %d and %d", held, gone, h.held, retired)
 	}
 	return nil
 }

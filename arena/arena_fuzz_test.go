@@ -1,126 +1,101 @@
 package arena
 
 import (
-	"slices"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 )
 
-// FuzzArena decodes its input into arena operations and runs them against a model: the queue
-// as a list, the pin counts, and the set of retired segments. After every operation the arena's
-// own Check must pass and its queue must equal the model's.
+// Fuzz opcodes (harness.do): a byte b runs operation b%numOps on queue b/numOps%fuzzQueues, and
+// the operations that pick a segment read their argument from the next byte.
+const (
+	fGrab        = 0
+	fRelease     = 2
+	fMoveToTail  = 3
+	fPin         = 4
+	fUnpin       = 5
+	fRetire      = 6
+	fResetQueue  = 7
+	fTake        = 8
+	fReleaseHeld = 9
+	fWrite       = 10
+
+	fuzzQueues = 3
+	fuzzSegs   = 6
+)
+
+// fuzzTakesArg reports whether operation op reads an argument byte.
+func fuzzTakesArg(op int) bool {
+	switch op {
+	case fRelease, fMoveToTail, fPin, fUnpin, fRetire, fReleaseHeld, fWrite:
+		return true
+	}
+	return false
+}
+
+// on encodes operation op on queue k.
+func on(op, k int) byte { return byte(op + numOps*k) }
+
+// FuzzArena decodes its input into operations on an arena shared by three queues plus held
+// segments, and runs them against the plain-Go model of harness: every queue's order, the free
+// list, the fresh mark, the held count, each segment's state, pins and record. After every
+// operation Check over all the queues must pass and the arena must equal the model.
 func FuzzArena(f *testing.F) {
+	// The first corpus of the one-queue arena: still valid inputs.
 	f.Add([]byte{0, 0, 0, 1, 2, 3, 4, 5, 6, 7})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 1, 5})
 	f.Add([]byte{0, 4, 0, 0, 4, 1, 3, 0, 6, 5, 5, 0, 0, 7})
 	f.Add([]byte{0, 0, 4, 0, 3, 1, 6, 0, 5, 2, 6, 1, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, ops []byte) {
-		const nsegs = 6
-		a := newArena(t, nsegs)
-		var queue []ID             // the model queue, head first
-		pins := make([]int, nsegs) // pins per segment
-		retired := map[ID]bool{}
-		arg := func(i int) int {
-			if i+1 < len(ops) {
-				return int(ops[i+1])
+	// Three queues exhaust the pool, then trade segments through it.
+	f.Add([]byte{
+		on(fGrab, 0), on(fGrab, 0), on(fGrab, 1), on(fGrab, 1), on(fGrab, 2), on(fGrab, 2),
+		on(fGrab, 0), on(fTake, 0), // the pool is empty
+		on(fRelease, 1), 0, on(fGrab, 2), // q1's head goes to q2
+		on(fResetQueue, 0), on(fGrab, 1), on(fGrab, 1), on(fResetQueue, 2), on(fTake, 0),
+		on(fGrab, 0), on(fMoveToTail, 1), 0, on(fWrite, 1), 77,
+	})
+	// Readers pin segments that are retired, or reset while pinned, and release them by Unpin.
+	f.Add([]byte{
+		on(fGrab, 0), on(fGrab, 0), on(fGrab, 0), on(fGrab, 1), on(fGrab, 1),
+		on(fPin, 0), 1, on(fPin, 1), 0, on(fPin, 1), 0, on(fWrite, 1), 200,
+		on(fRetire, 0), 1, // pinned: retired from q0
+		on(fResetQueue, 1), // q1's head is pinned twice: retired from q1
+		on(fGrab, 2), on(fGrab, 2), on(fGrab, 2), on(fGrab, 2),
+		on(fUnpin, 0), 0, on(fUnpin, 0), 0, on(fUnpin, 0), 0, // the last of each releases it
+		on(fGrab, 2), on(fGrab, 2), on(fRetire, 2), 3, on(fUnpin, 0), 0,
+	})
+	// Held segments share the pool with the queues.
+	f.Add([]byte{
+		on(fTake, 0), on(fTake, 0), on(fTake, 0), on(fGrab, 0),
+		on(fReleaseHeld, 0), 1, on(fGrab, 1), // the released held segment goes to q1
+		on(fTake, 0), on(fTake, 0), on(fTake, 0), on(fGrab, 2), // the pool is empty
+		on(fReleaseHeld, 0), 0, on(fReleaseHeld, 0), 5, on(fReleaseHeld, 0), 2,
+		on(fPin, 1), 0, on(fRetire, 1), 0, on(fTake, 0), on(fResetQueue, 0),
+		on(fUnpin, 0), 0, on(fReleaseHeld, 0), 0, on(fReleaseHeld, 0), 0, on(fReleaseHeld, 0), 0,
+	})
+	// Every operation on every queue, twice over.
+	var all []byte
+	for range 2 {
+		for k := range fuzzQueues {
+			for op := range numOps {
+				all = append(all, on(op, k))
+				if fuzzTakesArg(op) {
+					all = append(all, byte(k+1))
+				}
 			}
-			return 0
 		}
+	}
+	f.Add(all)
+
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		h := newHarness(t, fuzzSegs, fuzzQueues)
 		for i := 0; i < len(ops); i++ {
-			switch op := ops[i] % 8; op {
-			case 0: // Grab
-				id, ok := a.Grab()
-				if len(queue)+len(retired) == nsegs {
-					require.False(t, ok)
-					break
-				}
-				require.True(t, ok)
-				require.NotContains(t, queue, id)
-				require.False(t, retired[id])
-				queue = append(queue, id)
-			case 1: // Release a queued segment
-				if len(queue) == 0 {
-					break
-				}
-				k := arg(i) % len(queue)
+			b := int(ops[i])
+			op, k, x := b%numOps, b/numOps%fuzzQueues, 0
+			if fuzzTakesArg(op) && i+1 < len(ops) {
 				i++
-				if pins[queue[k]] != 0 {
-					break // the owner never releases a pinned segment
-				}
-				a.Release(queue[k])
-				queue = slices.Delete(queue, k, k+1)
-			case 2: // MoveToTail
-				if len(queue) == 0 {
-					break
-				}
-				k := arg(i) % len(queue)
-				i++
-				id := queue[k]
-				a.MoveToTail(id)
-				queue = append(slices.Delete(queue, k, k+1), id)
-			case 3: // Pin a queued segment
-				if len(queue) == 0 {
-					break
-				}
-				k := arg(i) % len(queue)
-				i++
-				a.Pin(queue[k])
-				pins[queue[k]]++
-			case 4: // Unpin some pinned segment
-				for id := range pins {
-					if pins[id] == 0 {
-						continue
-					}
-					pins[id]--
-					last := a.Unpin(ID(id))
-					require.Equal(t, pins[id] == 0 && retired[ID(id)], last)
-					if last {
-						a.Release(ID(id))
-						delete(retired, ID(id))
-					}
-					break
-				}
-			case 5: // Retire a queued segment
-				if len(queue) == 0 {
-					break
-				}
-				k := arg(i) % len(queue)
-				i++
-				id := queue[k]
-				unpinned := a.Retire(id)
-				queue = slices.Delete(queue, k, k+1)
-				require.Equal(t, pins[id] == 0, unpinned)
-				if unpinned {
-					a.Release(id)
-				} else {
-					retired[id] = true
-				}
-			case 6: // Reset
-				a.Reset()
-				queue = queue[:0]
-				for id := range pins {
-					if pins[id] != 0 {
-						retired[ID(id)] = true
-					} else {
-						delete(retired, ID(id))
-					}
-				}
-			case 7: // Used and Live of the tail
-				if t := a.Tail(); t != None {
-					s := a.Seg(t)
-					s.Used = uint32(arg(i) % (a.Size() + 1))
-					s.Live = s.Used / 2
-					i++
-				}
+				x = int(ops[i])
 			}
-			require.NoError(t, a.Check(), "after op %d of %v", i, ops)
-			got := []ID{}
-			for id := a.Head(); id != None; id = a.Next(id) {
-				got = append(got, id)
-			}
-			require.Equal(t, append([]ID{}, queue...), got)
-			require.Equal(t, len(retired), a.Retired())
+			h.do(op, k, x)
+			h.verify(i)
 		}
 	})
 }

@@ -1,13 +1,16 @@
 // Command fill measures how full an mmcache on its defaults is when it first evicts: for each
 // Capacity and each distribution of entry sizes, it fills a fresh cache with new keys until
-// Stats().Evictions moves, and prints the live bytes plus their index slots at that moment as a
-// share of Capacity, and the entries held. It also checks that entries held never fall as
-// Capacity grows.
+// Stats().Evictions moves, and prints the bytes in use just before that moment as a share of
+// Capacity, and the entries held. It also checks that entries held never fall as Capacity
+// grows.
 //
 //	cd bench && go run ./cmd/fill            # about a minute on 2 cores
 //	cd bench && go run ./cmd/fill -target 90 # exit status 1 when a cell is under 90%
 //
-// The index share counts 5 bytes (one table slot) per entry present.
+// The bytes in use are Stats().UsedBytes: with new keys only, nothing is dead, so that is the
+// live entries (header, key, value and padding) plus the index pages that map them. What the
+// share leaves out is what the cache could not use: room left at the end of segments, the
+// shards' segments being written, and bookkeeping (Stats().ReservedBytes).
 package main
 
 import (
@@ -36,7 +39,7 @@ func uniform(lo, hi int) sizes {
 }
 
 func main() {
-	target := flag.Float64("target", 0, "exit 1 when live bytes plus index at the first eviction fall below this percentage of Capacity")
+	target := flag.Float64("target", 0, "exit 1 when the bytes in use at the first eviction fall below this percentage of Capacity")
 	caps := flag.String("capacities", "4,12,12.5,64,256", "capacities to fill, in MiB")
 	flag.Parse()
 	var capacities []int
@@ -102,7 +105,7 @@ func fill(capacity int, d sizes) (share float64, entries int, err error) {
 			return 0, 0, err
 		}
 		if c.Stats().Evictions > 0 {
-			return float64(before.LiveBytes+5*before.Entries) / float64(before.Capacity), before.Entries, nil
+			return float64(before.UsedBytes) / float64(before.Capacity), before.Entries, nil
 		}
 	}
 }

@@ -105,7 +105,7 @@ func (w *doc) configuration() {
 		t.row(p.Name, setup, mod, p.Version, p.Bound, ttl, "`"+strings.ReplaceAll(cfg, "`", "'")+"`")
 	}
 	w.table(t)
-	w.para("The tuned configurations: mmcache sets `AvgEntrySize`, which sizes its hash table, to the workload's key+value size (with 16+64 B entries that is its default of 80, so it was not run again there: such cells read \"= defaults\"); " +
+	w.para("The tuned configurations: mmcache has none (its index grows with the entries, so there is nothing to size: its tuned cells read \"= defaults\"); " +
 		"bigcache sizes Shards, MaxEntrySize and MaxEntriesInWindow from the workload instead of `DefaultConfig`'s 1024 shards for 600,000 entries of 500 B; " +
 		"ristretto sets IgnoreInternalCost, so that its bound counts keys and values only, as otter's does (on its defaults each entry also costs ristretto's own item size); " +
 		"otter and map+RWMutex are presized for the expected entries. freecache, fastcache, go-cache and sync.Map have nothing to set beyond their size and run once. " +

@@ -269,10 +269,7 @@ func newCache(kind string, o options) (cache, error) {
 	case kindMap:
 		return &mapCache{m: make(map[string][]byte)}, nil
 	case kindMmcache:
-		c, err := mmcache.New(mmcache.Config{
-			Capacity:     mmcacheCapacity(o),
-			AvgEntrySize: o.keySize + o.valueSize,
-		})
+		c, err := mmcache.New(mmcache.Config{Capacity: mmcacheCapacity(o)})
 		if err != nil {
 			return nil, err
 		}

@@ -169,7 +169,7 @@ func measure(o options) (*result, error) {
 	key, value := make([]byte, keySize), make([]byte, valueSize)
 	switch o.child {
 	case "mmcache":
-		mc, err := mmcache.New(mmcache.Config{Capacity: o.n*160 + 64<<20, AvgEntrySize: keySize + valueSize})
+		mc, err := mmcache.New(mmcache.Config{Capacity: o.n*160 + 64<<20})
 		if err != nil {
 			return nil, err
 		}

@@ -341,9 +341,8 @@ func TestHugeLengthsRefused(t *testing.T) {
 	require.Equal(t, "v", string(v))
 }
 
-// TestAvgEntrySizeExtremes: any AvgEntrySize, up to the largest int, gives a working cache:
-// it counts as MaxEntrySize at most. Near 2^62 (on 32-bit platforms at 1 GiB) the table
-// sizing used to wrap to 0 and divide by zero in New.
+// TestAvgEntrySizeExtremes: any AvgEntrySize, up to the largest int, gives a working cache: the
+// field is ignored. (When it sized a table, values near 2^62 wrapped to 0 and divided by zero.)
 func TestAvgEntrySizeExtremes(t *testing.T) {
 	leakCheck(t)
 	for _, avg := range []int{1, 1<<30 - 8, math.MaxInt32, math.MaxInt - 8, math.MaxInt} {

@@ -13,7 +13,7 @@ import (
 // Config sets up a [Cache]. Only Capacity is required; every other zero value picks a default.
 type Config struct {
 	// Capacity is the size in bytes of the cache's memory mapping, and the hard bound on all the
-	// cache keeps there: hash table, entry headers, keys, values and eviction state. It is
+	// cache keeps there: index, entry headers, keys, values and eviction state. It is
 	// rounded down to a multiple of the page size. At least [MinCapacity].
 	Capacity int
 

@@ -3,7 +3,7 @@ package mmcache
 // Lock-free reads. On amd64 and arm64, Get and Has read a shard without its lock, as a seqlock
 // reader:
 //
-//	seq := s.seq (even: no writer)  →  probe the table, read the entry, copy the value  →
+//	seq := s.seq (even: no writer)  →  probe the index, read the entry, copy the value  →
 //	s.seq unchanged?  yes: the read is consistent, return it  /  no: undo and retry
 //
 // Every writer holds the shard's write lock and keeps s.seq odd while it holds it (shard.lock,
@@ -223,10 +223,12 @@ func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []b
 			continue
 		}
 		// The read is valid; mark it, unless a writer has come in since (its slot may be
-		// another entry's by now; and after a Reset the table page would fault back in).
-		// This narrows the window without closing it: rarely, a writer comes in after the
-		// check, and the bit lands on the slot's next entry or faults one table page back
-		// in. Either costs accuracy or a page, never a wrong value.
+		// another entry's by now; and after a Reset the page would fault back in). This
+		// narrows the window without closing it: rarely, a writer comes in after the check,
+		// and the bit lands on the slot's next entry, on a page a split emptied, or on a page
+		// a Reset freed. A freed page stays an index page for as long as any reader holds a
+		// slot (group.freePages), so the bit always lands in a bucket's meta word: it costs
+		// accuracy or a page, never a wrong value.
 		if found && atomic.LoadUint64(&s.seq) == seq {
 			s.idx.markAccessed(sl)
 		}

@@ -3,6 +3,7 @@ package mmcache
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -397,7 +398,7 @@ func (s *shard) takePage(keep arena.ID) (uint32, bool) {
 	if p, ok := s.g.takePage(); ok {
 		return p, true
 	}
-	if s.giveUpHead(keep) || s.steal() {
+	if s.giveUpHead(keep) || s.stealWaiting() {
 		return s.g.takePage()
 	}
 	return 0, false
@@ -476,6 +477,23 @@ func (s *shard) steal() bool {
 	return false
 }
 
+// stealRounds is how many times a shard with nothing of its own to reclaim asks the others for
+// a segment, yielding between rounds, before its Set gives up with ErrBusy.
+const stealRounds = 64
+
+// stealWaiting is steal for a shard that has nothing else to try: the others may all be locked
+// for a moment, so it asks again, yielding in between. It never waits on a lock, since the
+// shards it asks may be asking it.
+func (s *shard) stealWaiting() bool {
+	for range stealRounds {
+		if s.steal() {
+			return true
+		}
+		runtime.Gosched()
+	}
+	return false
+}
+
 // giveUpTo frees the shard's oldest segment to the pool, for a shard that holds fewer than
 // than, if the shard can be locked at once and holds more.
 func (s *shard) giveUpTo(than int) bool {
@@ -545,7 +563,7 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 			continue
 		}
 		// Nothing of its own to reclaim: no segment, or every one read by a View callback.
-		if !s.steal() {
+		if !s.stealWaiting() {
 			break
 		}
 	}

@@ -986,11 +986,12 @@ func TestAdversarialDefaultMaxEntrySizeWithShards(t *testing.T) {
 		cfg  Config
 		want int
 	}{
-		{Config{Capacity: 256 << 20, Shards: 256}, 32 << 10}, // 256 MiB/(32 × 256) = 32 KiB
-		{Config{Capacity: 1 << 30, Shards: 1024}, 32 << 10},
-		{Config{Capacity: 32 << 20, Shards: 16}, 64 << 10},
-		{Config{Capacity: 64 << 20, Shards: 64}, 32 << 10},
-		{Config{Capacity: 512 << 20, Shards: 8}, DefaultMaxEntrySize}, // 2 MiB, capped
+		{Config{Capacity: 256 << 20, Shards: 256}, 16 << 10}, // 256 MiB/(64 × 256) = 16 KiB
+		{Config{Capacity: 1 << 30, Shards: 1024}, 16 << 10},
+		{Config{Capacity: 32 << 20, Shards: 16}, 32 << 10},
+		{Config{Capacity: 64 << 20, Shards: 64}, 16 << 10},
+		{Config{Capacity: 512 << 20, Shards: 8}, 1 << 20},           // 1 MiB: two defaults do not fit a 2 MiB segment
+		{Config{Capacity: 1 << 30, Shards: 8}, DefaultMaxEntrySize}, // 2 MiB, capped
 	} {
 		cfg := tc.cfg
 		explicit := cfg

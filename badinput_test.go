@@ -236,7 +236,7 @@ func wantDefaultShards(capacity int) int {
 		shards *= 2
 	}
 	shards = min(shards, 256)
-	for shards > 1 && capacity/shards < 2<<20 {
+	for shards > 1 && capacity/shards < 4<<20 {
 		shards /= 2
 	}
 	return shards
@@ -248,11 +248,11 @@ func wantDefaultShards(capacity int) int {
 // Capacity/(32 × shards) = 2 MiB up.)
 func wantDefaultMaxEntry(capacity, shards int) int {
 	budget := capacity / (32 * shards)
-	if budget >= DefaultMaxEntrySize+maxHeaderSize {
+	if budget >= 2*(DefaultMaxEntrySize+maxHeaderSize) {
 		return DefaultMaxEntrySize
 	}
 	m := 4 << 10
-	for 2*m <= budget {
+	for 4*m <= budget {
 		m *= 2
 	}
 	return m
@@ -268,12 +268,12 @@ func TestDefaultMaxEntrySize(t *testing.T) {
 	require.Equal(t, 1_114_111, DefaultMaxEntrySize)
 	value := make([]byte, 1<<20)
 	longKey := bytes.Repeat([]byte("k"), MaxKeySize)
-	// The smallest Capacity at which the default shard count gets the 1 MiB default: 64 MiB
-	// per shard (at most 256 shards: 16 GiB, mapped with no reserve), where the address space
-	// has room for it.
+	// A Capacity at which the default shard count gets the 1 MiB default: 128 MiB per shard
+	// (at most 256 shards: 32 GiB, mapped with no reserve), where the address space has room
+	// for it.
 	capacities := []int{MinCapacity, 2 << 20, 6 << 20, 16 << 20, 64 << 20, 256 << 20}
 	oneMiB := -1
-	if n := uint64(64<<20) * uint64(wantDefaultShards(math.MaxInt)); n <= math.MaxInt/2 {
+	if n := uint64(128<<20) * uint64(wantDefaultShards(math.MaxInt)); n <= math.MaxInt/2 {
 		oneMiB = int(n)
 		capacities = append(capacities, oneMiB)
 	}
@@ -303,18 +303,23 @@ func TestDefaultMaxEntrySize(t *testing.T) {
 		}
 		require.NoError(t, c.Close())
 	}
-	// Whatever GOMAXPROCS, a Capacity under 4 MiB has one shard: at 2 MiB, of entries up to
-	// 2 MiB/32 = 64 KiB; at MinCapacity, up to 32 KiB.
-	c, err := New(Config{Capacity: 2 << 20, JanitorInterval: -1})
-	require.NoError(t, err)
-	require.Equal(t, 1, c.e.lay.shards)
-	require.Equal(t, 64<<10, c.e.lay.maxEntry, "2 MiB is too small for the default")
-	require.NoError(t, c.Close())
-	c, err = New(Config{Capacity: MinCapacity, JanitorInterval: -1})
-	require.NoError(t, err)
-	require.Equal(t, 1, c.e.lay.shards)
-	require.Equal(t, 32<<10, c.e.lay.maxEntry)
-	require.NoError(t, c.Close())
+	// Whatever GOMAXPROCS, a Capacity under 8 MiB has one shard: at 4 MiB, of entries up to
+	// 4 MiB/64 = 64 KiB in segments of 132 KiB; at 2 MiB, up to 32 KiB; at MinCapacity, up to
+	// 16 KiB, in segments of the smallest size, 64 KiB.
+	for _, tc := range []struct{ capacity, maxEntry, segSize int }{
+		{4 << 20, 64 << 10, 132 << 10},
+		{2 << 20, 32 << 10, 68 << 10},
+		{MinCapacity, 16 << 10, 64 << 10},
+	} {
+		c, err := New(Config{Capacity: tc.capacity, JanitorInterval: -1})
+		require.NoError(t, err)
+		require.Equal(t, 1, c.e.lay.shards)
+		require.Equal(t, tc.maxEntry, c.e.lay.maxEntry, "Capacity %d is too small for the default", tc.capacity)
+		// What is left over short of a whole segment is spread over the segments.
+		require.GreaterOrEqual(t, c.e.lay.segSize, tc.segSize, "Capacity %d", tc.capacity)
+		require.Less(t, c.e.lay.segSize, tc.segSize*9/8, "Capacity %d", tc.capacity)
+		require.NoError(t, c.Close())
+	}
 }
 
 // TestHugeLengthsRefused: a value whose length plus the key's would overflow an int (on 32-bit

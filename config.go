@@ -30,14 +30,16 @@ type Config struct {
 	JanitorInterval time.Duration
 
 	// MaxEntrySize is the largest key+value [Cache.Set] accepts, at most 1 GiB less 16 bytes.
-	// Memory is handed out in segments of about MaxEntrySize, and each shard writes into one
-	// segment at a time, so the room left in the shards' current segments is what a cache
-	// cannot fill before it evicts. 0 therefore picks a size that keeps that room under about
-	// 3% of Capacity: [DefaultMaxEntrySize] (a 1 MiB value under any key up to [MaxKeySize])
-	// when Capacity is at least 32 segments of that size per shard (about 272 MiB with 8
-	// shards), and otherwise the largest power of two up to Capacity/(32 × shards), at least
-	// 4 KiB. The pool needs at least four segments per shard: a large MaxEntrySize in a small
-	// cache means fewer shards.
+	// Memory is handed out in segments, each shard writes into one segment at a time, and an
+	// entry too large for the room left in a segment leaves that room behind, so the shards'
+	// current segments and the ends of the others are what a cache cannot fill before it
+	// evicts. 0 therefore picks a size that keeps both small: segments of at most 1/32 of a
+	// shard's share of Capacity, each holding two of the largest entries.
+	// That is [DefaultMaxEntrySize] (a 1 MiB value under any key up to [MaxKeySize]) when
+	// Capacity is at least 32 × 2 × 1.07 MiB per shard (about 545 MiB with 8 shards), and
+	// otherwise the largest power of two up to Capacity/(64 × shards), at least 4 KiB. When
+	// MaxEntrySize is set, a segment holds one such entry. The pool needs at least four
+	// segments per shard: a large MaxEntrySize in a small cache means fewer shards.
 	MaxEntrySize int
 
 	// AvgEntrySize is ignored, and kept so that code which sets it still compiles.
@@ -76,8 +78,12 @@ const (
 	// tailShare: with MaxEntrySize 0, each shard's segment is at most Capacity/(tailShare ×
 	// shards), so that the shards' half-written segments leave about 1/(2·tailShare) unused.
 	tailShare = 32
-	// minDefaultShardBytes: with Shards 0, fewer shards rather than segments under 64 KiB.
-	minDefaultShardBytes = tailShare * minSegmentSize
+	// defaultEntriesPerSegment: with MaxEntrySize 0, a segment holds two of the largest
+	// entries.
+	defaultEntriesPerSegment = 2
+	// minDefaultShardBytes: with Shards 0, fewer shards rather than a default MaxEntrySize
+	// under 64 KiB.
+	minDefaultShardBytes = tailShare * defaultEntriesPerSegment * minSegmentSize
 	// A slot stores an entry's offset in 32 bits, in units of 8 bytes and plus one: a group's
 	// part of the mapping stays under 32 GiB.
 	maxGroupBytes = (1<<32 - 1) * entryAlign &^ (1<<20 - 1)
@@ -132,23 +138,24 @@ func (cfg Config) layout() (layout, error) {
 		return layout{}, invalid("MaxEntrySize %d is above the limit of %d bytes", cfg.MaxEntrySize, maxMaxEntry)
 	}
 	if cfg.MaxEntrySize != 0 {
-		return cfg.layoutFor(cfg.MaxEntrySize)
+		return cfg.layoutFor(cfg.MaxEntrySize, 1)
 	}
 	// Segments of at most Capacity/(tailShare × shards), so that the shards' half-written
-	// segments leave little of Capacity unused when the first eviction comes, and smaller,
-	// power of two by power of two, while that leaves a shard too small for four of them
-	// (many shards set by the caller).
+	// segments leave little of Capacity unused when the first eviction comes; entries of at
+	// most half a segment, so that the room an entry too large for it leaves at a segment's
+	// end stays small beside the segment; and smaller, power of two by power of two, while
+	// that leaves a shard too small for four segments (many shards set by the caller).
 	shards := cfg.Shards
 	if shards == 0 {
 		shards = defaultShards(cfg.Capacity)
 	}
 	budget := cfg.Capacity / tailShare / shards
-	m := max(1<<(bits.Len(uint(budget))-1), minDefaultMaxEntry)
-	if budget >= DefaultMaxEntrySize+maxHeaderSize {
+	m := max(1<<(bits.Len(uint(budget/2))-1), minDefaultMaxEntry)
+	if budget >= 2*(DefaultMaxEntrySize+maxHeaderSize) {
 		m = DefaultMaxEntrySize
 	}
 	for {
-		l, err := cfg.layoutFor(m)
+		l, err := cfg.layoutFor(m, defaultEntriesPerSegment)
 		if err == nil || m <= minDefaultMaxEntry {
 			return l, err
 		}
@@ -168,8 +175,9 @@ func defaultShards(capacity int) int {
 	return shards
 }
 
-// layoutFor is layout with a valid Config and a largest entry of maxEntry bytes.
-func (cfg Config) layoutFor(maxEntry int) (layout, error) {
+// layoutFor is layout with a valid Config, a largest entry of maxEntry bytes, and segments
+// that hold perSegment such entries.
+func (cfg Config) layoutFor(maxEntry, perSegment int) (layout, error) {
 	page := os.Getpagesize()
 	l := layout{
 		mapSize:   cfg.Capacity &^ (page - 1),
@@ -186,7 +194,10 @@ func (cfg Config) layoutFor(maxEntry int) (layout, error) {
 		l.groups *= 2
 	}
 	l.groupSize = (l.mapSize / l.groups) &^ (page - 1)
-	segSize := max(roundUp(l.maxEntry+maxHeaderSize, page), minSegmentSize)
+	segSize := max(roundUp(perSegment*(l.maxEntry+maxHeaderSize), page), minSegmentSize)
+	if segSize > arena.MaxSegmentSize {
+		segSize = roundUp(l.maxEntry+maxHeaderSize, page)
+	}
 
 	fits := func(shards int) bool {
 		l.shards = shards

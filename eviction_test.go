@@ -179,7 +179,7 @@ func TestPageForAnEntryInTheOpenHead(t *testing.T) {
 		}
 		return h
 	}
-	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, newFakeClock(), remap)
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, MaxEntrySize: 32 << 10, JanitorInterval: -1}, newFakeClock(), remap)
 	s := &c.e.shards[0]
 	g := s.g
 	require.Equal(t, 1<<16, s.segSize, "the sizes below assume 64 KiB segments")

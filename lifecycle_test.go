@@ -389,7 +389,7 @@ func stressValueOK(key, v []byte) bool {
 // own keys must never show a version older than one it saw before, or one it deleted.
 func TestConcurrentStress(t *testing.T) {
 	leakCheck(t)
-	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 2, JanitorInterval: time.Millisecond, DefaultTTL: time.Second}, nil, nil)
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 2, MaxEntrySize: 16 << 10, JanitorInterval: time.Millisecond, DefaultTTL: time.Second}, nil, nil)
 	ops := 20000
 	if testing.Short() {
 		ops = 4000

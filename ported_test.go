@@ -454,16 +454,20 @@ func TestPortedLargeValuesNearMaxEntrySize(t *testing.T) {
 	require.ErrorIs(t, c.Set(append(long, 'k'), nil), ErrEntryTooLarge)
 }
 
-// On defaults, a cache with room for 32 segments of 2 MiB per shard (so that the default
-// MaxEntrySize is DefaultMaxEntrySize, not a smaller power of two) takes a 1 MiB value under a
-// key of MaxKeySize bytes, and not one byte more.
+// On defaults, a cache with room for 32 segments of two DefaultMaxEntrySize entries per shard
+// (so that the default MaxEntrySize is DefaultMaxEntrySize, not a smaller power of two) takes a
+// 1 MiB value under a key of MaxKeySize bytes, and not one byte more.
 func TestPortedOneMiBValueOnDefaults(t *testing.T) {
 	leakCheck(t)
-	shards := wantDefaultShards(math.MaxInt) // what a Capacity of 2 MiB a shard or more gets
-	if uint64(64<<20)*uint64(shards) > math.MaxInt/2 {
-		t.Skipf("%d shards of 64 MiB exceed the address space", shards)
+	shards := wantDefaultShards(math.MaxInt) // what a Capacity of 4 MiB a shard or more gets
+	cfg := Config{Capacity: 128 << 20 * shards}
+	if uint64(128<<20)*uint64(shards) > math.MaxInt/2 {
+		// Where the address space is too small for that many shards of 128 MiB (32-bit
+		// platforms), one shard: MaxEntrySize is still left to its default.
+		shards = 1
+		cfg = Config{Capacity: 128 << 20, Shards: 1}
 	}
-	c := newCacheT(t, Config{Capacity: 64 << 20 * shards}, nil, nil)
+	c := newCacheT(t, cfg, nil, nil)
 	require.Equal(t, shards, c.e.lay.shards)
 	require.Equal(t, DefaultMaxEntrySize, c.e.lay.maxEntry)
 	key := bytes.Repeat([]byte{'k'}, MaxKeySize)

@@ -53,7 +53,8 @@ type shard struct {
 	// first, so that the room is not lost when sizes are mixed. Once the pool is empty they are
 	// forgotten: an entry written into an old segment would be evicted with it, long before
 	// its time. arena.None marks an unused place.
-	open [openSegments]arena.ID
+	open    [openSegments]arena.ID
+	anyOpen bool // some place of open may be in use: false skips the search
 
 	sets, deletes, evictions, expirations uint64
 	salvages                              uint64 // shard emptied after a panic under its lock
@@ -428,12 +429,12 @@ func (s *shard) releaseSeg(x arena.ID) {
 
 const (
 	// openSegments is how many sealed segments a shard keeps open to smaller entries.
-	openSegments = 4
+	openSegments = 8
 	// minOpenRoom is the least room for which a sealed tail stays open to smaller entries.
 	minOpenRoom = 256
 )
 
-var noOpenSegments = [openSegments]arena.ID{arena.None, arena.None, arena.None, arena.None}
+var noOpenSegments = [openSegments]arena.ID{arena.None, arena.None, arena.None, arena.None, arena.None, arena.None, arena.None, arena.None}
 
 // keepOpen keeps segment t, the tail about to be sealed, open to smaller entries if it has
 // room enough, in place of an open segment with less room (or of t itself, already open from
@@ -457,6 +458,7 @@ func (s *shard) keepOpen(t arena.ID) {
 	}
 	if r := room(t); r >= minOpenRoom && r > room(s.open[least]) || s.open[least] == t {
 		s.open[least] = t
+		s.anyOpen = true
 	}
 }
 
@@ -524,12 +526,21 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 	// room for size; pinned heads (rotated unchanged) and steals can make it go round again.
 	rotated := 0
 	for range 2*s.ar.Len() + 4 {
-		for _, o := range s.open {
-			if o == arena.None || o == s.q.Tail() {
-				continue
+		if s.anyOpen {
+			// Best fit: the open segment with the least room that fits, so that large rooms
+			// stay for large entries.
+			best, bestRoom := arena.None, s.segSize+1
+			for _, o := range s.open {
+				if o == arena.None || o == s.q.Tail() {
+					continue
+				}
+				if room := s.segSize - int(s.ar.Seg(o).Used); room >= size && room < bestRoom {
+					best, bestRoom = o, room
+				}
 			}
-			if r := s.ar.Seg(o); int(r.Used)+size <= s.segSize {
-				pos = int(o)*s.segSize + int(r.Used)
+			if best != arena.None {
+				r := s.ar.Seg(best)
+				pos = int(best)*s.segSize + int(r.Used)
 				r.Used += uint32(size)
 				return pos, reclaimed, nil
 			}
@@ -546,7 +557,7 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 		if s.g.grab(s.q) {
 			continue
 		}
-		s.open = noOpenSegments
+		s.open, s.anyOpen = noOpenSegments, false
 		if s.underShare() && s.steal() {
 			continue
 		}
@@ -705,7 +716,7 @@ func (s *shard) resetLocked() {
 		}
 	}
 	s.g.resetQueue(s.q)
-	s.open = noOpenSegments
+	s.open, s.anyOpen = noOpenSegments, false
 	mayPanic(pointReset) // the queue is empty, the index still full
 	var pages []uint32
 	s.idx.eachPage(func(p uint32) { pages = append(pages, p) })

@@ -202,7 +202,8 @@ func TestResetWithEverySegmentPinned(t *testing.T) {
 // indexes' pages, which Reset gives back; a Set that takes one for its entry finds no page.
 func TestResetUnderConcurrentViews(t *testing.T) {
 	leakCheck(t)
-	c := newCacheT(t, Config{Capacity: 64 << 20, JanitorInterval: -1}, nil, nil)
+	// MaxEntrySize set, so that a segment holds one entry of just over half its size.
+	c := newCacheT(t, Config{Capacity: 64 << 20, MaxEntrySize: 256 << 10, JanitorInterval: -1}, nil, nil)
 	require.Len(t, c.e.groups, 1)
 	require.Greater(t, len(c.e.shards), 1)
 	s0 := &c.e.shards[0]

@@ -232,7 +232,7 @@ func TestBadConfigMessages(t *testing.T) {
 // shard would have less than 2 MiB of Capacity.
 func wantDefaultShards(capacity int) int {
 	shards := 1
-	for shards < 4*runtime.GOMAXPROCS(0) {
+	for shards < 8*runtime.GOMAXPROCS(0) {
 		shards *= 2
 	}
 	shards = min(shards, 256)

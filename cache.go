@@ -245,7 +245,11 @@ func (e *engine) set(key, value []byte, ttl time.Duration) error {
 		return e.badSet(len(key), len(value), ttl)
 	}
 	h := e.hash(key)
-	return e.shardFor(h).set(h, key, value, e.expiry(ttl))
+	s := e.shardFor(h)
+	if e.lockFree() {
+		e.warm(s, h, key)
+	}
+	return s.set(h, key, value, e.expiry(ttl))
 }
 
 // badSet explains why a Set was refused; on a closed cache that is the first thing to say.

@@ -33,7 +33,7 @@ func TestMemoryBound(t *testing.T) {
 	if linux {
 		rss0 = procRSS(t)
 	}
-	c := newCacheT(t, Config{Capacity: capacity}, nil, nil)
+	c := newCacheT(t, Config{Capacity: capacity, MaxEntrySize: 256<<10 + 16}, nil, nil)
 	written, sets, maxUsed, maxRSS := 0, 0, 0, int64(0)
 	for written < 10*capacity {
 		// Sizes spread evenly over the powers of two from 1 B to 256 KiB.

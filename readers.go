@@ -176,6 +176,22 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 	return out, hit, done
 }
 
+// warm looks key up in shard s without the lock and forgets the answer: it brings the index
+// bucket and the old entry, the two cache misses of a Set, into this core's cache before the
+// Set takes the write lock, so that they are not paid while the lock is held, readers of the
+// shard retry and other writers wait. Like a lock-free read, it owns a reader slot, so that
+// Close cannot unmap under it; without a free slot it does nothing.
+func (e *engine) warm(s *shard, h uint64, key []byte) {
+	r := e.readers.claim()
+	if r == nil {
+		return
+	}
+	defer r.release(false, false) // even on a panic
+	if !e.closing.Load() {
+		_, _, _, _, _ = s.peek(h, key)
+	}
+}
+
 // spareOverlaps reports whether appending to dst without growing it could write over key.
 func spareOverlaps(dst, key []byte) bool {
 	spare := dst[len(dst):cap(dst)]

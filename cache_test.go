@@ -112,8 +112,8 @@ func TestBasicAPI(t *testing.T) {
 	assert.Equal(t, 8<<20, st.Capacity)
 	assert.Equal(t, reserved, st.ReservedBytes)
 	assert.LessOrEqual(t, st.UsedBytes+st.ReservedBytes, st.Capacity)
-	assert.Positive(t, segmentBytes(st))
-	assert.Zero(t, segmentBytes(st)%8, "entries are 8-byte aligned")
+	assert.Positive(t, entryBytes(c))
+	assert.Zero(t, entryBytes(c)%8, "entries are 8-byte aligned")
 
 	// Delete.
 	assert.True(t, c.Delete([]byte("k")))

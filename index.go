@@ -65,12 +65,8 @@ const (
 	// that pick a bucket in a page (its low ones).
 	maxDirDepth = 26
 
-	accessedMask  = 1<<bucketSlots - 1
 	overflowShift = 8
 	overflowMax   = 255
-
-	// slotBytes is the size of one slot: a fingerprint and an offset.
-	slotBytes = 8
 )
 
 var (

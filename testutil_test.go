@@ -180,11 +180,6 @@ func procRSS(t testing.TB) int64 {
 	return 0
 }
 
-// segmentBytes was the part of UsedBytes in segments when the index was a table of fixed-size
-// slots: UsedBytes less a slot per entry. UsedBytes now counts the index's pages whole, so this
-// is only an approximation; entryBytes is exact.
-func segmentBytes(st Stats) int { return st.UsedBytes - st.Entries*slotBytes }
-
 // entryBytes is the part of UsedBytes in the segments of entries: UsedBytes less the pages of
 // the shards' indexes.
 func entryBytes(c *Cache) int {

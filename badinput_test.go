@@ -184,19 +184,19 @@ func TestBadConfigMessages(t *testing.T) {
 		{Config{Capacity: 64 << 20, MaxEntrySize: 1 << 30}, "mmcache: invalid config: MaxEntrySize 1073741824 is above the limit of 1073741808 bytes"},
 	}
 	if strconv.IntSize == 64 {
-		// A group's pool is at most (2^32-1) × 8 bytes (32-bit offsets in units of 8 bytes),
-		// rounded down to a MiB: 34358689792, a MiB short of 32 GiB; and there are at most
-		// 65536 groups, one per shard: 2251731094208512 bytes in all.
+		// A group's pool is at most (2^32-1) × 4 bytes (32-bit offsets in units of 4 bytes),
+		// rounded down to a MiB: 17178820608, a MiB short of 16 GiB; and there are at most
+		// 65536 groups, one per shard: 1125831187365888 bytes in all.
 		huge := uint64(1)<<51 + 1<<30 // a group would exceed what 32-bit offsets address
 		exact = append(exact, struct {
 			cfg  Config
 			want string
-		}{Config{Capacity: int(huge)}, "mmcache: invalid config: Capacity 2251800887427072 is above the limit of 2251731094208512 bytes (65536 groups of shards of at most 34358689792 bytes)"},
+		}{Config{Capacity: int(huge)}, "mmcache: invalid config: Capacity 2251800887427072 is above the limit of 1125831187365888 bytes (65536 groups of shards of at most 17178820608 bytes)"},
 			struct {
 				cfg  Config
 				want string
-			}{Config{Capacity: int(huge >> 11 &^ (1 << 19)) /* 2^40 */, Shards: 8}, "mmcache: invalid config: Shards 8 is too few for Capacity 1099511627776: shards share pools of at most 34358689792 bytes; use 64 or more, or 0"})
-		// (2^40 / 32 is 32 GiB, a MiB over a pool's limit: 64 groups, so 64 shards at least.)
+			}{Config{Capacity: int(huge >> 11 &^ (1 << 19)) /* 2^40 */, Shards: 8}, "mmcache: invalid config: Shards 8 is too few for Capacity 1099511627776: shards share pools of at most 17178820608 bytes; use 128 or more, or 0"})
+		// (2^40 / 64 is 16 GiB, a MiB over a pool's limit: 128 groups, so 128 shards at least.)
 	}
 	for _, tc := range exact {
 		_, err := New(tc.cfg)
@@ -227,9 +227,9 @@ func TestBadConfigMessages(t *testing.T) {
 	}
 }
 
-// wantDefaultShards is the documented shard count for Shards 0 (below 32 GiB, where one group
-// holds every shard): 4 × GOMAXPROCS rounded up to a power of two, at most 256, halved while a
-// shard would have less than 2 MiB of Capacity.
+// wantDefaultShards is the documented shard count for Shards 0 (below 16 GiB, where one group
+// holds every shard): 8 × GOMAXPROCS rounded up to a power of two, at most 256, halved while a
+// shard would have less than 4 MiB of Capacity.
 func wantDefaultShards(capacity int) int {
 	shards := 1
 	for shards < 8*runtime.GOMAXPROCS(0) {
@@ -269,7 +269,7 @@ func TestDefaultMaxEntrySize(t *testing.T) {
 	value := make([]byte, 1<<20)
 	longKey := bytes.Repeat([]byte("k"), MaxKeySize)
 	// A Capacity at which the default shard count gets the 1 MiB default: 128 MiB per shard
-	// (at most 256 shards: 32 GiB, mapped with no reserve), where the address space has room
+	// (at most 256 shards: 32 GiB in two groups, mapped with no reserve), where the address space has room
 	// for it.
 	capacities := []int{MinCapacity, 2 << 20, 6 << 20, 16 << 20, 64 << 20, 256 << 20}
 	oneMiB := -1

@@ -113,7 +113,7 @@ func TestBasicAPI(t *testing.T) {
 	assert.Equal(t, reserved, st.ReservedBytes)
 	assert.LessOrEqual(t, st.UsedBytes+st.ReservedBytes, st.Capacity)
 	assert.Positive(t, entryBytes(c))
-	assert.Zero(t, entryBytes(c)%8, "entries are 8-byte aligned")
+	assert.Zero(t, entryBytes(c)%entryAlign, "entries are 4-byte aligned")
 
 	// Delete.
 	assert.True(t, c.Delete([]byte("k")))

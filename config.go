@@ -84,8 +84,8 @@ const (
 	// minDefaultShardBytes: with Shards 0, fewer shards rather than a default MaxEntrySize
 	// under 64 KiB.
 	minDefaultShardBytes = tailShare * defaultEntriesPerSegment * minSegmentSize
-	// A slot stores an entry's offset in 32 bits, in units of 8 bytes and plus one: a group's
-	// part of the mapping stays under 32 GiB.
+	// A slot stores an entry's offset in 32 bits, in units of 4 bytes and plus one: a group's
+	// part of the mapping stays under 16 GiB.
 	maxGroupBytes = (1<<32 - 1) * entryAlign &^ (1<<20 - 1)
 
 	groupHeaderSize = 64

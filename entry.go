@@ -2,19 +2,22 @@ package mmcache
 
 import "encoding/binary"
 
-// An entry is written once, at an 8-byte aligned offset of a segment, and never changes after,
+// An entry is written once, at a 4-byte aligned offset of a segment, and never changes after,
 // except its dead flag and, when a same-sized Set overwrites it, the whole entry in place:
 //
-//	| flags u8 | key length u16 LE | value length uvarint (1-5 B) | expiry i64 LE (if flagTTL) | key | value | pad to 8 |
+//	| flags u8 | key length u16 LE | value length uvarint (1-5 B) | expiry i64 LE (if flagTTL) | key | value | pad to 4 |
 //
-// A 16-byte key with a 64-byte value and no TTL takes 4+16+64 = 84 bytes, 88 with padding.
+// A 16-byte key with a 64-byte value and no TTL takes 4+16+64 = 84 bytes, with no padding.
+// Entries are aligned to 4 bytes, not 8: nothing in an entry is loaded as a word (the expiry is
+// read byte-wise at an odd offset anyway), and the index stores offsets in units of the
+// alignment, so 4 halves the padding of small entries for a group limit of 16 GiB.
 // Expiry is in nanoseconds of the cache's clock (see engine.now).
 const (
 	flagDead = 1 << 0 // deleted, overwritten or evicted: its bytes wait for reclamation
 	flagTTL  = 1 << 1 // an expiry follows the lengths
 
-	entryAlign     = 8
-	entryAlignBits = 3
+	entryAlign     = 4
+	entryAlignBits = 2
 	maxHeaderSize  = 1 + 2 + binary.MaxVarintLen32 + 8
 	maxKeyLen      = MaxKeySize
 )

@@ -14,7 +14,7 @@ package mmcache
 //	meta:   bits 0-6 accessed (one per slot), bits 8-15 overflow count
 //
 // A slot holds the key's fingerprint, the high 32 bits of its hash, and the entry's offset in
-// the pool's data in units of 8 bytes, plus one, so that 0 marks an empty slot.
+// the pool's data in units of 4 bytes, plus one, so that 0 marks an empty slot.
 //
 // Invariants (checkLocked verifies them):
 //   - the directory entry for fingerprint fp is dir[fp >> (32-depth)]; a page of local depth d
@@ -148,7 +148,7 @@ func (x *index) fp(sl slot) uint32 {
 	return binary.LittleEndian.Uint32(x.data[sl.bkt+fpsOff+4*sl.i:])
 }
 
-// off returns the offset held by the slot: the entry's position in units of 8 bytes, plus one.
+// off returns the offset held by the slot: the entry's position in units of 4 bytes, plus one.
 func (x *index) off(sl slot) uint32 {
 	return binary.LittleEndian.Uint32(x.data[sl.bkt+offsOff+4*sl.i:])
 }

@@ -15,8 +15,8 @@ import (
 // Every shard of the group takes segments for its entries, and 4 KiB pages for its index, from
 // the one pool, so no shard sits on room another needs while the pool has some: a cache
 // evicts only once the pool is empty, whatever the entry sizes and however the keys fall among
-// the shards. A cache has one group unless its data exceeds what 32-bit offsets in units of 8
-// bytes address (32 GiB); then it has several, each with its share of the shards.
+// the shards. A cache has one group unless its data exceeds what 32-bit offsets in units of 4
+// bytes address (16 GiB); then it has several, each with its share of the shards.
 //
 // The pool's lock, mu, is the innermost lock: it is taken under a shard's write lock, never
 // the other way round, and held only for a few list operations.

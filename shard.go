@@ -20,7 +20,7 @@ import (
 //
 // Entries are appended to the queue's tail segment. The eviction clock runs over the queue,
 // oldest first; see evictLocked. Offsets in the index count from the start of the group's
-// data, in units of 8 bytes.
+// data, in units of 4 bytes.
 type shard struct {
 	// Fixed after init and read by every call, so kept off the lines that writers dirty.
 	e       *engine
@@ -192,7 +192,7 @@ func (s *shard) key(pos int, en *entry) []byte {
 	return s.data[pos+en.keyOff : pos+en.valOff()]
 }
 
-// offOf is what the index stores for the entry at pos: its position in units of 8 bytes, plus
+// offOf is what the index stores for the entry at pos: its position in units of 4 bytes, plus
 // one, so that 0 can mark an empty slot.
 func offOf(pos int) uint32 { return uint32(pos>>entryAlignBits) + 1 }
 

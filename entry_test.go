@@ -27,14 +27,14 @@ func TestUvarintLen(t *testing.T) {
 
 func TestEntrySizeExact(t *testing.T) {
 	// flags 1 + key length 2 + value length varint + [expiry 8] + key + value, padded to 4.
-	assert.Equal(t, 4, entrySize(0, 0, false))     // exactly 4, no padding
-	assert.Equal(t, 12, entrySize(0, 0, true))     // 12
-	assert.Equal(t, 84, entrySize(16, 64, false))  // 84: the documented small entry
-	assert.Equal(t, 92, entrySize(16, 64, true))   // 92
-	assert.Equal(t, 132, entrySize(1, 127, false)) // 132
-	assert.Equal(t, 136, entrySize(1, 128, false)) // 134: two varint bytes
-	assert.Equal(t, 8, entrySize(1, 3, false))     // exactly 8, no padding
-	assert.Equal(t, 12, entrySize(1, 4, false))    // 9
+	assert.Equal(t, 4, entrySize(0, 0, false))        // exactly 4, no padding
+	assert.Equal(t, 12, entrySize(0, 0, true))        // 12
+	assert.Equal(t, 84, entrySize(16, 64, false))     // 84: the documented small entry
+	assert.Equal(t, 92, entrySize(16, 64, true))      // 92
+	assert.Equal(t, 132, entrySize(1, 127, false))    // 132
+	assert.Equal(t, 136, entrySize(1, 128, false))    // 134: two varint bytes
+	assert.Equal(t, 8, entrySize(1, 3, false))        // exactly 8, no padding
+	assert.Equal(t, 12, entrySize(1, 4, false))       // 9
 	assert.Equal(t, 1048, entrySize(16, 1024, false)) // 1045
 	assert.Equal(t, (3+3+65535+(1<<20)+8+3)&^3, entrySize(65535, 1<<20, true))
 }

@@ -325,6 +325,13 @@ func (a *Arena) MoveToTail(q *Queue, id ID) {
 	a.pushTail(q, id)
 }
 
+// Transfer moves a segment queued in from to the tail of to: both queues have one owner, whose
+// lock is held.
+func (a *Arena) Transfer(from, to *Queue, id ID) {
+	a.unlink(from, id)
+	a.pushTail(to, id)
+}
+
 // Pin records a reader holding a view into segment id. Safe under a shared lock.
 func (a *Arena) Pin(id ID) { atomic.AddUint32(&a.records[id].pins, 1) }
 

@@ -359,6 +359,31 @@ func TestReleaseInWrongStatePanics(t *testing.T) {
 	assert.Equal(t, 2, a.Free())
 }
 
+func TestTransfer(t *testing.T) {
+	a := newArena(t, 5)
+	q, r := newQueue(), newQueue()
+	grabN(t, a, q, 3)
+	grabN(t, a, r, 2)
+	seg := a.Seg(1)
+	seg.Used, seg.Live = 70, 60
+	a.Transfer(q, r, 1) // from the middle of q to the tail of r
+	check(t, a, q, r)
+	assert.Equal(t, []ID{0, 2}, ids(t, a, q))
+	assert.Equal(t, []ID{3, 4, 1}, ids(t, a, r))
+	assert.Equal(t, uint32(70), a.Seg(1).Used, "moving keeps the record's contents")
+	assert.Equal(t, uint32(60), a.Seg(1).Live)
+	a.Transfer(q, r, 0)
+	a.Transfer(q, r, 2) // q is empty now
+	check(t, a, q, r)
+	assert.Empty(t, ids(t, a, q))
+	assert.Equal(t, 0, q.Queued())
+	assert.Equal(t, []ID{3, 4, 1, 0, 2}, ids(t, a, r))
+	assert.Equal(t, 5, r.Queued())
+	a.Release(r, 3)
+	check(t, a, q, r)
+	assert.Panics(t, func() { a.Transfer(r, q, 3) }, "free")
+}
+
 func TestMoveToTail(t *testing.T) {
 	a := newArena(t, 5)
 	q := newQueue()

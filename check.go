@@ -22,12 +22,17 @@ import (
 //   - every live entry has exactly one slot; each segment's Live is the sum of its live entries'
 //     sizes; entries and liveBytes match the index.
 func (s *shard) checkLocked() error {
-	if err := s.ar.CheckQueue(s.q); err != nil {
-		return err
-	}
 	owned := make(map[arena.ID]bool)
-	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
-		owned[id] = true
+	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+		if err := s.ar.CheckQueue(q); err != nil {
+			return err
+		}
+		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
+			owned[id] = true
+		}
+	}
+	if s.sq.Retired() != 0 {
+		return fmt.Errorf("the small queue has %d retired segments; only the main queue retires", s.sq.Retired())
 	}
 	x := &s.idx
 	depth := x.hdr.depth
@@ -72,10 +77,16 @@ func (s *shard) checkLocked() error {
 			for k := range bucketSlots {
 				sl := slot{b, k}
 				off := x.off(sl)
+				fp := x.fp(sl)
+				if x.ghosts(b)&(1<<k) != 0 {
+					if off != 0 {
+						return fmt.Errorf("slot %d/%d names an entry and is a ghost", b, k)
+					}
+					continue
+				}
 				if off == 0 {
 					continue
 				}
-				fp := x.fp(sl)
 				if dirIndex(fp, d) != i>>(depth-d) {
 					return fmt.Errorf("slot %d/%d: fingerprint %#x does not lead to page %d", b, k, fp, p)
 				}
@@ -120,7 +131,7 @@ func (s *shard) checkLocked() error {
 	if len(slots) != s.entries || liveBytes != s.liveBytes {
 		return fmt.Errorf("index holds %d entries of %d bytes, counters say %d and %d", len(slots), liveBytes, s.entries, s.liveBytes)
 	}
-	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
+	for id := range owned {
 		r := s.ar.Seg(id)
 		base, live := int(id)*s.segSize, 0
 		for p := 0; p < int(r.Used); {
@@ -143,10 +154,10 @@ func (s *shard) checkLocked() error {
 // checkPool verifies the group's arena as a whole (arena.Check) and its page pool: the pages
 // the indexes hold and the free pages add up to what was cut. Every shard of the group locked.
 func (g *group) checkPool() error {
-	queues := make([]*arena.Queue, len(g.shards))
+	queues := make([]*arena.Queue, 0, 2*len(g.shards))
 	held := 0
 	for i := range g.shards {
-		queues[i] = g.shards[i].q
+		queues = append(queues, g.shards[i].q, g.shards[i].sq)
 		held += int(g.shards[i].idx.hdr.pages)
 	}
 	g.mu.Lock()

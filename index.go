@@ -11,7 +11,7 @@ package mmcache
 //
 //	bucket: | fingerprints [7]u32 | offsets [7]u32 | meta u32 | local depth u32 (bucket 0 only) |
 //	         0                    28               56         60                               64
-//	meta:   bits 0-6 accessed (one per slot), bits 8-15 overflow count
+//	meta:   bits 0-6 accessed (one per slot), bits 8-15 overflow count, bits 16-22 ghost (one per slot)
 //
 // A slot holds the key's fingerprint, the high 32 bits of its hash, and the entry's offset in
 // the pool's data in units of 4 bytes, plus one, so that 0 marks an empty slot.
@@ -24,7 +24,12 @@ package mmcache
 //     depth stays at or below maxDirDepth); a slot lies at most pageProbe-1 buckets past its
 //     home, and each bucket's overflow count is the number of slots that probing passed it to
 //     reach (a count stuck at 255 may exceed that);
-//   - every live entry has exactly one slot, and every slot names a live entry.
+//   - every live entry has exactly one slot, and every slot names a live entry;
+//   - a ghost (policy.go) is an empty slot (offset 0) that keeps the fingerprint of a key the
+//     small queue evicted unread, with its ghost bit set. Lookups pass it by as empty, an insert
+//     may take its place, and it counts in no overflow count: ghosts must not lengthen the
+//     probes of lookups that miss. So a probe for its fingerprint finds it only in its home
+//     bucket or in a bucket the probe reaches anyway. Only empty slots have ghost bits.
 //
 // Splitting. When an insert finds every bucket of its probe window full, the page splits: a new
 // page takes the slots whose next fingerprint bit is 1, the directory doubles first if the page
@@ -67,6 +72,7 @@ const (
 
 	overflowShift = 8
 	overflowMax   = 255
+	ghostShift    = 16
 )
 
 var (
@@ -236,6 +242,49 @@ func (x *index) clearAccessed(sl slot) {
 	}
 }
 
+// ghosts returns a bit per ghost slot of the bucket at bkt.
+func (x *index) ghosts(bkt int) uint32 {
+	return atomic.LoadUint32(x.meta(bkt)) >> ghostShift & (1<<bucketSlots - 1)
+}
+
+// removeToGhost empties the slot of an entry the small queue evicts unread, as remove does,
+// but keeps its fingerprint as a ghost. Write lock held.
+func (x *index) removeToGhost(sl slot) {
+	fp := x.fp(sl)
+	x.remove(sl)
+	binary.LittleEndian.PutUint32(x.data[sl.bkt+fpsOff+4*sl.i:], fp)
+	atomic.OrUint32(x.meta(sl.bkt), 1<<(ghostShift+sl.i))
+}
+
+// clearGhost turns a ghost slot into a plain empty one. Write lock held.
+func (x *index) clearGhost(sl slot) {
+	binary.LittleEndian.PutUint32(x.data[sl.bkt+fpsOff+4*sl.i:], 0)
+	atomic.AndUint32(x.meta(sl.bkt), ^uint32(1<<(ghostShift+sl.i)))
+}
+
+// takeGhost reports whether the buckets a probe for fp visits hold a ghost of fp, and clears
+// it. Write lock held.
+func (x *index) takeGhost(fp uint32) bool {
+	pg, ok := x.page(fp)
+	if !ok {
+		return false
+	}
+	b := home(pg, fp)
+	for range pageProbe {
+		for g := x.ghosts(b); g != 0; g &= g - 1 {
+			if sl := (slot{b, bits.TrailingZeros32(g)}); x.fp(sl) == fp {
+				x.clearGhost(sl)
+				return true
+			}
+		}
+		if x.overflow(b) == 0 {
+			break
+		}
+		b = nextBucket(b)
+	}
+	return false
+}
+
 func (x *index) localDepth(pg int) uint32 {
 	return binary.LittleEndian.Uint32(x.data[pg+depthOff:])
 }
@@ -253,6 +302,9 @@ func (x *index) insertIn(pg int, fp, off uint32, accessed bool) (sl slot, ok boo
 	for range pageProbe {
 		if e := x.empty(b); e != 0 {
 			sl = slot{b, bits.TrailingZeros32(e)}
+			if x.ghosts(b)&(1<<sl.i) != 0 {
+				x.clearGhost(sl)
+			}
 			x.setSlot(sl, fp, off)
 			if accessed {
 				x.markAccessed(sl)

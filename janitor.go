@@ -69,21 +69,35 @@ func (s *shard) janitorStep() (did, closed bool) {
 
 // janitorStepLocked does one unit of janitor work on the shard and reports whether there was
 // any: it drops the expired entries of the oldest segment that has some, or else compacts the
-// oldest segment of which at most half is live.
+// oldest segment of which at most half is live; the small queue first, then the main one.
 func (s *shard) janitorStepLocked() bool {
 	now := s.e.now()
-	for x := s.q.Head(); x != arena.None; x = s.ar.Next(x) {
-		if r := s.ar.Seg(x); r.MinExpire != 0 && r.MinExpire <= now {
-			s.expireLocked(x)
+	queues := [...]*arena.Queue{s.sq, s.q}
+	for _, q := range queues {
+		for x := q.Head(); x != arena.None; x = s.ar.Next(x) {
+			if r := s.ar.Seg(x); r.MinExpire != 0 && r.MinExpire <= now {
+				s.expireLocked(x)
+				return true
+			}
+		}
+	}
+	for _, q := range queues {
+		if s.compactStepLocked(q) {
 			return true
 		}
 	}
-	tail := s.q.Tail()
+	return false
+}
+
+// compactStepLocked compacts the oldest segment of queue q of which at most half is live, into
+// q's tail or where it lies, and reports whether it did.
+func (s *shard) compactStepLocked(q *arena.Queue) bool {
+	tail := q.Tail()
 	if tail == arena.None {
 		return false
 	}
 	tailRoom := s.segSize - int(s.ar.Seg(tail).Used)
-	for x := s.q.Head(); x != tail; x = s.ar.Next(x) {
+	for x := q.Head(); x != tail; x = s.ar.Next(x) {
 		r := s.ar.Seg(x)
 		// Reclaimable is all the segment does not hold live: dead entries, and the room left
 		// at its end when it was sealed because the next entry did not fit.
@@ -92,14 +106,14 @@ func (s *shard) janitorStepLocked() bool {
 		}
 		switch {
 		case r.Live == 0:
-			s.releaseSeg(x)
+			s.releaseSeg(q, x)
 		case int(r.Live) <= tailRoom:
-			s.moveOutLocked(x)
+			s.moveOutLocked(q, x)
 		case tailRoom <= s.segSize/8:
 			// The tail is nearly full: compact x where it lies and let it take the tail's place,
 			// wasting at most the eighth of a segment left in the old tail.
-			s.compactLocked(x, s.segSize, false)
-			s.ar.MoveToTail(s.q, x)
+			s.compactLocked(x, s.segSize, keepLive)
+			s.ar.MoveToTail(q, x)
 		default:
 			continue // the tail will fill up; come back then
 		}

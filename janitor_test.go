@@ -34,7 +34,7 @@ func janitorStep(c *Cache) bool {
 func queueOf(c *Cache) []arena.ID {
 	s := &c.e.shards[0]
 	var q []arena.ID
-	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
+	for id := s.sq.Head(); id != arena.None; id = s.ar.Next(id) {
 		q = append(q, id)
 	}
 	return q
@@ -57,7 +57,7 @@ func TestJanitorExpiryStep(t *testing.T) {
 		ttl := time.Duration(i%3) * time.Second // 0 (never), 1s, 2s
 		require.NoError(t, c.SetWithTTL(k, []byte("value"), ttl))
 	}
-	tail := s.q.Tail()
+	tail := s.sq.Tail()
 	require.Equal(t, int64(1+int64(time.Second)), s.ar.Seg(tail).MinExpire, "the segment's earliest expiry")
 	assert.False(t, janitorStep(c), "nothing expired, nothing fragmented")
 

@@ -11,22 +11,23 @@ import (
 	"github.com/mmcache/mmcache/arena"
 )
 
-// A shard is one independently locked part of the cache: an index (index.go) and a queue of
+// A shard is one independently locked part of the cache: an index (index.go) and two queues of
 // segments it has taken from its group's pool (pool.go).
 //
-//	shard header (in the mapping): | queue: head, tail, counts | index: depth, pages |
+//	shard header (in the mapping): | main queue | index: depth, pages | small queue |
 //	directory (in the mapping):    | page numbers ... |
 //	segments and pages:            in the group's arena, shared with the group's other shards
 //
-// Entries are appended to the queue's tail segment. The eviction clock runs over the queue,
-// oldest first; see evictLocked. Offsets in the index count from the start of the group's
-// data, in units of 4 bytes.
+// Entries are appended to a queue's tail segment: new keys to the small queue's, the others to
+// the main queue's; eviction takes the queues' oldest segments (policy.go). Offsets in the index
+// count from the start of the group's data, in units of 4 bytes.
 type shard struct {
 	// Fixed after init and read by every call, so kept off the lines that writers dirty.
 	e       *engine
 	g       *group
 	ar      *arena.Arena // g.ar
-	q       *arena.Queue // points into the mapping
+	q       *arena.Queue // the main queue (policy.go); points into the mapping
+	sq      *arena.Queue // the small queue, where new keys start; points into the mapping
 	idx     index
 	data    []byte // g.data: all segments back to back; points into the mapping
 	segSize int
@@ -64,9 +65,10 @@ type shard struct {
 
 // shardHeader is the part of the mapping that holds a shard's queue and index header.
 type shardHeader struct {
-	q   arena.Queue
+	q   arena.Queue // main
 	idx indexHeader
-	_   [shardHeaderSize - arena.QueueSize - 8]byte
+	sq  arena.Queue // small
+	_   [shardHeaderSize - 2*arena.QueueSize - 8]byte
 }
 
 var (
@@ -81,6 +83,7 @@ func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, 
 		g:       g,
 		ar:      g.ar,
 		q:       &hdr.q,
+		sq:      &hdr.sq,
 		data:    g.data,
 		segSize: l.segSize,
 		gi:      gi,
@@ -93,7 +96,7 @@ func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, 
 			npages:   uint32(len(g.data) / indexPageSize),
 		},
 	}
-	*s.q = arena.Queue{}
+	*s.q, *s.sq = arena.Queue{}, arena.Queue{}
 }
 
 // lock takes the write lock and makes seq odd, so lock-free readers retry from now on. The
@@ -218,7 +221,10 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 		s.wroteLocked()
 		return nil
 	}
-	newPos, reclaimed, err := s.alloc(size)
+	// A new key goes to the small queue, unless the index remembers it as a ghost; a key
+	// written again goes to the main queue (policy.go).
+	main := found || s.idx.takeGhost(fingerprint(h))
+	newPos, reclaimed, err := s.alloc(size, main)
 	if err != nil {
 		return err
 	}
@@ -405,26 +411,30 @@ func (s *shard) takePage(keep arena.ID) (uint32, bool) {
 	return 0, false
 }
 
-// giveUpHead evicts every entry of the shard's oldest segment and frees it to the pool, if the
-// shard has another to write to, the oldest is not keep, and no View callback reads it.
+// giveUpHead evicts every entry of the oldest segment of one of the shard's queues, the small
+// one first, and frees it to the pool, if the queue has another to write to, the oldest is not
+// keep, and no View callback reads it.
 func (s *shard) giveUpHead(keep arena.ID) bool {
-	head := s.q.Head()
-	if head == arena.None || head == s.q.Tail() || head == keep || s.ar.Pins(head) != 0 {
-		return false
+	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+		head := q.Head()
+		if head == arena.None || head == q.Tail() || head == keep || s.ar.Pins(head) != 0 {
+			continue
+		}
+		s.compactLocked(head, 0, clockMain)
+		s.releaseSeg(q, head)
+		return true
 	}
-	s.compactLocked(head, 0, true)
-	s.releaseSeg(head)
-	return true
+	return false
 }
 
-// releaseSeg frees segment x of the shard's queue to the pool.
-func (s *shard) releaseSeg(x arena.ID) {
+// releaseSeg frees segment x of the shard's queue q to the pool.
+func (s *shard) releaseSeg(q *arena.Queue, x arena.ID) {
 	for i, o := range s.open {
 		if o == x {
 			s.open[i] = arena.None
 		}
 	}
-	s.g.release(s.q, x)
+	s.g.release(q, x)
 }
 
 const (
@@ -472,7 +482,7 @@ func (s *shard) steal() bool {
 		if s.stealNext == s.gi {
 			s.stealNext = (s.stealNext + 1) % n
 		}
-		if s.g.shards[s.stealNext].giveUpTo(s.q.Queued()) {
+		if s.g.shards[s.stealNext].giveUpTo(s.queued()) {
 			return true
 		}
 	}
@@ -504,7 +514,7 @@ func (s *shard) giveUpTo(than int) bool {
 	}
 	defer s.unlock()
 	mayPanic(pointWriteLocked)
-	if s.closed || s.q.Queued() <= than+1 {
+	if s.closed || s.queued() <= than+1 {
 		return false
 	}
 	return s.giveUpHead(arena.None)
@@ -515,23 +525,28 @@ func (s *shard) giveUpTo(than int) bool {
 // evict its own. Shards start even only in expectation, and without this a shard whose keys
 // came late would stay small.
 func (s *shard) underShare() bool {
-	return s.q.Queued() < s.g.fairShare()/2
+	return s.queued() < s.g.fairShare()/2
 }
 
-// alloc returns the position of size free bytes at the end of the tail segment, taking a
-// free segment, or else evicting the oldest, when the tail is full. reclaimed reports that
-// entries of this shard may have moved or gone.
-func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
-	// Each round either returns, takes a free segment, or turns the head into the tail with
-	// room for size; pinned heads (rotated unchanged) and steals can make it go round again.
+// alloc returns the position of size free bytes at the end of the tail segment of the main
+// queue (main) or of the small one, taking a free segment, or else evicting (policy.go), when
+// the tail is full. reclaimed reports that entries of this shard may have moved or gone.
+func (s *shard) alloc(size int, main bool) (pos int, reclaimed bool, err error) {
+	// Each round either returns, takes a free segment, or makes room by evicting; pinned heads
+	// (rotated unchanged) and steals can make it go round again.
+	q := s.sq
+	if main {
+		q = s.q
+	}
 	rotated := 0
+	into := q // the queue whose tail the entry goes to: q, or where the last eviction made room
 	for range 2*s.ar.Len() + 4 {
 		if s.anyOpen {
 			// Best fit: the open segment with the least room that fits, so that large rooms
 			// stay for large entries.
 			best, bestRoom := arena.None, s.segSize+1
 			for _, o := range s.open {
-				if o == arena.None || o == s.q.Tail() {
+				if o == arena.None || o == into.Tail() {
 					continue
 				}
 				if room := s.segSize - int(s.ar.Seg(o).Used); room >= size && room < bestRoom {
@@ -545,7 +560,7 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 				return pos, reclaimed, nil
 			}
 		}
-		if t := s.q.Tail(); t != arena.None {
+		if t := into.Tail(); t != arena.None {
 			r := s.ar.Seg(t)
 			if int(r.Used)+size <= s.segSize {
 				pos = int(t)*s.segSize + int(r.Used)
@@ -554,23 +569,29 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 			}
 			s.keepOpen(t)
 		}
-		if s.g.grab(s.q) {
+		if q == s.sq && (s.sq.Queued() == 0 || s.sq.Queued() > s.smallTarget()) {
+			// The small queue is full and holds more than its share, or nothing: it is giving
+			// segments to the main queue (policy.go). A new key goes to the room at the main
+			// queue's tail, if there is some, rather than make the small queue evict again.
+			if t := s.q.Tail(); t != arena.None {
+				if r := s.ar.Seg(t); int(r.Used)+size <= s.segSize {
+					pos = int(t)*s.segSize + int(r.Used)
+					r.Used += uint32(size)
+					return pos, reclaimed, nil
+				}
+			}
+		}
+		if s.g.grab(q) {
+			into = q
 			continue
 		}
 		s.open, s.anyOpen = noOpenSegments, false
 		if s.underShare() && s.steal() {
+			into = q
 			continue
 		}
-		head := s.q.Head()
-		if head != arena.None && rotated < s.q.Queued() {
-			if s.ar.Pins(head) != 0 {
-				s.ar.MoveToTail(s.q, head) // a View callback reads it: skip it this round
-				rotated++
-				continue
-			}
-			reclaimed = true
-			mayPanic(pointEvict)
-			s.evictLocked(head, size)
+		if roomIn, ok := s.reclaimLocked(q, size, &rotated); ok {
+			into, reclaimed = roomIn, true
 			continue
 		}
 		// Nothing of its own to reclaim: no segment, or every one read by a View callback.
@@ -578,27 +599,37 @@ func (s *shard) alloc(size int) (pos int, reclaimed bool, err error) {
 			break
 		}
 	}
-	return 0, reclaimed, fmt.Errorf("%w (%d segments)", ErrBusy, s.q.Queued())
+	return 0, reclaimed, fmt.Errorf("%w (%d segments)", ErrBusy, s.queued())
 }
 
-// evictLocked reclaims segment x, the oldest, to become the tail with room for need bytes.
+// evictLocked reclaims segment x, the main queue's oldest, to become its tail with room for need
+// bytes.
 //
-// The policy is CLOCK over segments, the "second chance" of a log: an entry read since the
-// clock last passed (its accessed bit is set) is kept, moved down within x, and its bit
-// cleared; an entry not read is evicted, as are dead and expired ones. At most three quarters
-// of the segment are kept, so each eviction frees at least a quarter and a Set never pays for
-// more than one segment; x then moves to the tail, behind every other segment, so kept entries
-// get a full round before the clock comes back to them.
+// The main queue's policy is CLOCK over segments, the "second chance" of a log: an entry read
+// since the clock last passed (its accessed bit is set) is kept, moved down within x, and its
+// bit cleared; an entry not read is evicted, as are dead and expired ones. At most three
+// quarters of the segment are kept, so each eviction frees at least a quarter and a Set never
+// pays for more than one segment; x then moves to the tail, behind every other segment, so kept
+// entries get a full round before the clock comes back to them.
 func (s *shard) evictLocked(x arena.ID, need int) {
 	keep := min(s.segSize-need, s.segSize*3/4)
-	s.compactLocked(x, keep, true)
+	s.compactLocked(x, keep, clockMain)
 	s.ar.MoveToTail(s.q, x)
 }
 
+// compaction says which entries compactLocked keeps besides live, unexpired ones.
+type compaction uint8
+
+const (
+	keepLive   compaction = iota // every one (the janitor's compaction)
+	clockMain                    // those read since the clock last passed (the main queue)
+	clockSmall                   // those read since written, promoted; the others leave a ghost
+)
+
 // compactLocked slides the entries of segment x that stay down to its start, in order, and
-// drops the rest: dead ones, expired ones and, when clock is set, those not accessed since the
-// last pass or beyond keep bytes. It updates the index for every entry moved or dropped.
-func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
+// drops the rest: dead ones, expired ones and, under a clock, those not read or beyond keep
+// bytes. It updates the index for every entry moved or dropped.
+func (s *shard) compactLocked(x arena.ID, keep int, how compaction) {
 	r := s.ar.Seg(x)
 	base, used, w := int(x)*s.segSize, int(r.Used), 0
 	now, minExp := s.e.now(), int64(0)
@@ -618,11 +649,15 @@ func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 		case en.expired(now):
 			s.dropLocked(sl, pos, &en)
 			s.expirations++
-		case clock && (!s.idx.accessed(sl) || w+sz > keep):
-			s.dropLocked(sl, pos, &en)
-			s.evictions++
+		case how != keepLive && (!s.idx.accessed(sl) || w+sz > keep):
+			if how == clockSmall {
+				s.ghostLocked(sl, pos, &en)
+			} else {
+				s.dropLocked(sl, pos, &en)
+				s.evictions++
+			}
 		default:
-			if clock {
+			if how != keepLive {
 				s.idx.clearAccessed(sl)
 			}
 			if dst := base + w; dst != pos {
@@ -639,10 +674,10 @@ func (s *shard) compactLocked(x arena.ID, keep int, clock bool) {
 	r.Used, r.Live, r.MinExpire = uint32(w), uint32(w), minExp
 }
 
-// moveOutLocked appends every live, unexpired entry of segment x to the tail segment, which
-// has room for x's live bytes, and frees x.
-func (s *shard) moveOutLocked(x arena.ID) {
-	t := s.q.Tail()
+// moveOutLocked appends every live, unexpired entry of segment x of queue q to q's tail
+// segment, which has room for x's live bytes, and frees x.
+func (s *shard) moveOutLocked(q *arena.Queue, x arena.ID) {
+	t := q.Tail()
 	tr := s.ar.Seg(t)
 	base, used := int(x)*s.segSize, int(s.ar.Seg(x).Used)
 	now := s.e.now()
@@ -671,7 +706,7 @@ func (s *shard) moveOutLocked(x arena.ID) {
 		s.idx.setOff(sl, offOf(dst))
 	}
 	mayPanic(pointMoveOut) // every entry moved, the segment not yet freed
-	s.releaseSeg(x)
+	s.releaseSeg(q, x)
 }
 
 // expireLocked drops the expired entries of segment x where they lie and recomputes its
@@ -708,6 +743,11 @@ func (s *shard) expireLocked(x arena.ID) {
 // to the operating system, except segments a View callback still reads, which are retired
 // until the callback ends.
 func (s *shard) resetLocked() {
+	// The small queue's segments join the main queue's, so that segments a View callback reads
+	// are retired from one queue, which releaseRetired names.
+	for id := s.sq.Head(); id != arena.None; id = s.sq.Head() {
+		s.ar.Transfer(s.sq, s.q, id)
+	}
 	// Pages go back to the operating system while the segments are still this shard's: once
 	// in the pool, another shard may be writing to them.
 	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
@@ -733,8 +773,10 @@ func (s *shard) resetLocked() {
 // position, retired ones whole, and its index pages. Read lock held.
 func (s *shard) usedBytes() int {
 	n := int(s.idx.hdr.pages) * indexPageSize
-	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
-		n += int(s.ar.Seg(id).Used)
+	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
+			n += int(s.ar.Seg(id).Used)
+		}
 	}
 	return n + s.q.Retired()*s.segSize
 }

@@ -220,7 +220,7 @@ func queuedSegments(s *shard) int {
 	for i := range s.g.shards {
 		o := &s.g.shards[i]
 		o.mu.RLock()
-		n += o.q.Queued()
+		n += o.queued()
 		o.mu.RUnlock()
 	}
 	return n

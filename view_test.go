@@ -67,7 +67,7 @@ func TestAllSegmentsPinned(t *testing.T) {
 		require.NoError(t, c.Set([]byte{byte(i)}, big))
 	}
 	require.Equal(t, nsegs, c.Len())
-	require.Equal(t, nsegs, s.q.Queued(), "one entry per segment")
+	require.Equal(t, nsegs, s.queued(), "one entry per segment")
 	require.Zero(t, freeSegments(s), "the shard holds every segment not held for pages")
 	require.Equal(t, nsegs, entrySegments(s), "the index took no more pages' segment")
 	var nest func(i int)
@@ -168,7 +168,7 @@ func TestResetWithEverySegmentPinned(t *testing.T) {
 	for i := 1; i < nsegs; i++ {
 		require.NoError(t, c.Set([]byte{byte(i)}, big))
 	}
-	require.Equal(t, nsegs, s.q.Queued())
+	require.Equal(t, nsegs, s.queued())
 	require.Zero(t, freeSegments(s))
 	var nest func(i int)
 	nest = func(i int) {
@@ -213,7 +213,7 @@ func TestResetUnderConcurrentViews(t *testing.T) {
 	big := make([]byte, s0.segSize/2+1)
 	for si := range c.e.shards {
 		s := &c.e.shards[si]
-		for i := 0; s.q.Queued() == 0; i++ {
+		for i := 0; s.queued() == 0; i++ {
 			k := fmt.Appendf(nil, "s%d-%d", si, i)
 			if c.e.shardFor(c.e.hash(k)) != s {
 				continue

@@ -122,43 +122,22 @@ func (s *shard) evictSmallLocked(x arena.ID, need int, forMain bool) (roomIn *ar
 		s.ar.Transfer(s.sq, s.q, x)
 		return s.q
 	}
-	r := s.ar.Seg(x)
-	base, used := int(x)*s.segSize, int(r.Used)
-	now := s.e.now()
-	for p := 0; p < used; {
-		pos := base + p
-		en := readEntry(s.data[pos:])
-		sz := en.size()
-		p += sz
-		if en.flags&flagDead != 0 {
-			continue
-		}
-		sl, ok := s.slotOf(pos, &en)
-		if !ok {
-			continue
-		}
-		switch {
-		case en.expired(now):
-			s.dropLocked(sl, pos, &en)
-			s.expirations++
-		case s.idx.accessed(sl):
-			dst, ok := s.appendMainLocked(sz)
-			if !ok {
-				s.dropLocked(sl, pos, &en)
-				s.evictions++
-				continue
-			}
-			s.idx.clearAccessed(sl)
-			copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
-			s.idx.setOff(sl, offOf(dst))
-			t := s.ar.Seg(s.segOf(dst))
-			t.Live += uint32(sz)
-			s.noteExpire(s.segOf(dst), en.expire)
-		default:
+	s.eachLiveLocked(x, func(sl slot, pos int, en entry) {
+		if !s.idx.accessed(sl) {
 			s.ghostLocked(sl, pos, &en)
+			return
 		}
-	}
+		dst, ok := s.appendMainLocked(en.size())
+		if !ok {
+			s.dropLocked(sl, pos, &en)
+			s.evictions++
+			return
+		}
+		s.idx.clearAccessed(sl)
+		s.relocateLocked(sl, pos, dst, &en)
+	})
 	mayPanic(pointCompact) // every entry moved or dropped, the segment not yet emptied
+	r := s.ar.Seg(x)
 	r.Used, r.Live, r.MinExpire = 0, 0, 0
 	s.ar.MoveToTail(s.sq, x)
 	return s.sq

@@ -631,61 +631,43 @@ const (
 // bytes. It updates the index for every entry moved or dropped.
 func (s *shard) compactLocked(x arena.ID, keep int, how compaction) {
 	r := s.ar.Seg(x)
-	base, used, w := int(x)*s.segSize, int(r.Used), 0
-	now, minExp := s.e.now(), int64(0)
-	for p := 0; p < used; {
-		pos := base + p
-		en := readEntry(s.data[pos:])
+	base, w, minExp := int(x)*s.segSize, 0, int64(0)
+	s.eachLiveLocked(x, func(sl slot, pos int, en entry) {
 		sz := en.size()
-		p += sz
-		if en.flags&flagDead != 0 {
-			continue
-		}
-		sl, ok := s.slotOf(pos, &en)
-		if !ok {
-			continue
-		}
-		switch {
-		case en.expired(now):
-			s.dropLocked(sl, pos, &en)
-			s.expirations++
-		case how != keepLive && (!s.idx.accessed(sl) || w+sz > keep):
+		if how != keepLive && (!s.idx.accessed(sl) || w+sz > keep) {
 			if how == clockSmall {
 				s.ghostLocked(sl, pos, &en)
 			} else {
 				s.dropLocked(sl, pos, &en)
 				s.evictions++
 			}
-		default:
-			if how != keepLive {
-				s.idx.clearAccessed(sl)
-			}
-			if dst := base + w; dst != pos {
-				copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
-				s.idx.setOff(sl, offOf(dst))
-			}
-			w += sz
-			if en.flags&flagTTL != 0 && (minExp == 0 || en.expire < minExp) {
-				minExp = en.expire
-			}
+			return
 		}
-	}
+		if how != keepLive {
+			s.idx.clearAccessed(sl)
+		}
+		if dst := base + w; dst != pos {
+			copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
+			s.idx.setOff(sl, offOf(dst))
+		}
+		w += sz
+		if en.flags&flagTTL != 0 && (minExp == 0 || en.expire < minExp) {
+			minExp = en.expire
+		}
+	})
 	mayPanic(pointCompact) // the index is updated, the segment's record not yet
 	r.Used, r.Live, r.MinExpire = uint32(w), uint32(w), minExp
 }
 
-// moveOutLocked appends every live, unexpired entry of segment x of queue q to q's tail
-// segment, which has room for x's live bytes, and frees x.
-func (s *shard) moveOutLocked(q *arena.Queue, x arena.ID) {
-	t := q.Tail()
-	tr := s.ar.Seg(t)
+// eachLiveLocked walks the entries of segment x in order: it skips dead ones, drops expired ones
+// (an expiration each) and calls fn with every other one, its slot and its position.
+func (s *shard) eachLiveLocked(x arena.ID, fn func(sl slot, pos int, en entry)) {
 	base, used := int(x)*s.segSize, int(s.ar.Seg(x).Used)
 	now := s.e.now()
 	for p := 0; p < used; {
 		pos := base + p
 		en := readEntry(s.data[pos:])
-		sz := en.size()
-		p += sz
+		p += en.size()
 		if en.flags&flagDead != 0 {
 			continue
 		}
@@ -698,13 +680,32 @@ func (s *shard) moveOutLocked(q *arena.Queue, x arena.ID) {
 			s.expirations++
 			continue
 		}
-		dst := int(t)*s.segSize + int(tr.Used)
-		copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
-		tr.Used += uint32(sz)
-		tr.Live += uint32(sz)
-		s.noteExpire(t, en.expire)
-		s.idx.setOff(sl, offOf(dst))
+		fn(sl, pos, en)
 	}
+}
+
+// relocateLocked copies the live entry at pos, whose slot is sl, to dst, room already taken at
+// the end of its segment, and points the slot there. The old bytes are left to their segment's
+// owner.
+func (s *shard) relocateLocked(sl slot, pos, dst int, en *entry) {
+	sz := en.size()
+	copyEntryBytes(s.data[dst:dst+sz], s.data[pos:pos+sz])
+	seg := s.segOf(dst)
+	s.ar.Seg(seg).Live += uint32(sz)
+	s.noteExpire(seg, en.expire)
+	s.idx.setOff(sl, offOf(dst))
+}
+
+// moveOutLocked appends every live, unexpired entry of segment x of queue q to q's tail
+// segment, which has room for x's live bytes, and frees x.
+func (s *shard) moveOutLocked(q *arena.Queue, x arena.ID) {
+	t := q.Tail()
+	tr := s.ar.Seg(t)
+	s.eachLiveLocked(x, func(sl slot, pos int, en entry) {
+		dst := int(t)*s.segSize + int(tr.Used)
+		tr.Used += uint32(en.size())
+		s.relocateLocked(sl, pos, dst, &en)
+	})
 	mayPanic(pointMoveOut) // every entry moved, the segment not yet freed
 	s.releaseSeg(q, x)
 }

@@ -23,11 +23,13 @@ import (
 // count from the start of the group's data, in units of 4 bytes.
 type shard struct {
 	// Fixed after init and read by every call, so kept off the lines that writers dirty.
-	e       *engine
-	g       *group
-	ar      *arena.Arena // g.ar
-	q       *arena.Queue // the main queue (policy.go); points into the mapping
-	sq      *arena.Queue // the small queue, where new keys start; points into the mapping
+	e  *engine
+	g  *group
+	ar *arena.Arena // g.ar
+	q  *arena.Queue // the main queue (policy.go); points into the mapping
+	sq *arena.Queue // the small queue, where new keys start; points into the mapping
+	// On 32-bit platforms, four bytes that keep seq 8-byte aligned (checked below).
+	_       [unsafe.Sizeof(uintptr(0)) % 8]byte
 	idx     index
 	data    []byte // g.data: all segments back to back; points into the mapping
 	segSize int

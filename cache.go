@@ -4,9 +4,10 @@
 // mapping's size is a hard bound on the memory the cache uses.
 //
 // Entries are byte slices under byte-slice keys, each with an optional time to live. A full
-// cache evicts with a CLOCK policy over log-structured segments: an entry read since it was
-// written gets a second chance, so a hot working set survives a stream of one-off writes. A
-// background janitor drops expired entries and compacts fragmented segments.
+// cache evicts with S3-FIFO over log-structured segments: a new key that is not read soon
+// leaves from a small queue, a key read there or asked for again joins a main queue run by a
+// CLOCK, so a hot working set survives a scan or a stream of one-off writes. A background
+// janitor drops expired entries and compacts fragmented segments.
 //
 // The design is described in docs/design.md.
 package mmcache

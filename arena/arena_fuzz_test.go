@@ -8,6 +8,7 @@ import (
 // the operations that pick a segment read their argument from the next byte.
 const (
 	fGrab        = 0
+	fTransfer    = 1
 	fRelease     = 2
 	fMoveToTail  = 3
 	fPin         = 4
@@ -25,7 +26,7 @@ const (
 // fuzzTakesArg reports whether operation op reads an argument byte.
 func fuzzTakesArg(op int) bool {
 	switch op {
-	case fRelease, fMoveToTail, fPin, fUnpin, fRetire, fReleaseHeld, fWrite:
+	case fTransfer, fRelease, fMoveToTail, fPin, fUnpin, fRetire, fReleaseHeld, fWrite:
 		return true
 	}
 	return false
@@ -70,6 +71,12 @@ func FuzzArena(f *testing.F) {
 		on(fReleaseHeld, 0), 0, on(fReleaseHeld, 0), 5, on(fReleaseHeld, 0), 2,
 		on(fPin, 1), 0, on(fRetire, 1), 0, on(fTake, 0), on(fResetQueue, 0),
 		on(fUnpin, 0), 0, on(fReleaseHeld, 0), 0, on(fReleaseHeld, 0), 0, on(fReleaseHeld, 0), 0,
+	})
+	// Segments change queues, pinned or not, and are retired from their new queue.
+	f.Add([]byte{
+		on(fGrab, 0), on(fGrab, 0), on(fGrab, 1), on(fTransfer, 0), 1, on(fTransfer, 1), 0,
+		on(fPin, 1), 1, on(fTransfer, 1), 1, on(fRetire, 2), 0, on(fResetQueue, 0),
+		on(fUnpin, 0), 0, on(fTransfer, 2), 0, on(fGrab, 0),
 	})
 	// Every operation on every queue, twice over.
 	var all []byte

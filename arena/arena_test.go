@@ -1085,6 +1085,19 @@ func (h *harness) moveToTail(k, x int) {
 	h.queues[k] = append(slices.Delete(h.queues[k], i, i+1), id)
 }
 
+// transfer moves the x-th segment of queue k to the tail of the next queue.
+func (h *harness) transfer(k, x int) {
+	i, id, ok := h.pick(k, x)
+	if !ok {
+		return
+	}
+	to := (k + 1) % len(h.qs)
+	h.a.Transfer(h.qs[k], h.qs[to], id)
+	h.queues[k] = slices.Delete(h.queues[k], i, i+1)
+	h.queues[to] = append(h.queues[to], id)
+	h.owner[id] = to
+}
+
 // pin pins the x-th segment of queue k: readers find only queued segments.
 func (h *harness) pin(k, x int) {
 	_, id, ok := h.pick(k, x)
@@ -1256,8 +1269,10 @@ func (h *harness) verify(step any) {
 // do runs operation op (taken modulo numOps) on queue k with argument x.
 func (h *harness) do(op, k, x int) {
 	switch op % numOps {
-	case 0, 1:
+	case 0:
 		h.grab(k)
+	case 1:
+		h.transfer(k, x)
 	case 2:
 		h.release(k, x)
 	case 3:

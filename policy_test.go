@@ -11,14 +11,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// inQueue reports whether segment id is queued in q.
-func inQueue(s *shard, q *arena.Queue, id arena.ID) bool {
-	for x := q.Head(); x != arena.None; x = s.ar.Next(x) {
-		if x == id {
-			return true
+// queueOfKey returns the queue of shard 0 whose segments hold key's entry.
+func queueOfKey(t testing.TB, c *Cache, key []byte) *arena.Queue {
+	t.Helper()
+	s := &c.e.shards[0]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, pos, _, ok := s.lookup(c.e.hash(key), key)
+	require.True(t, ok, "key %q", key)
+	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+		for x := q.Head(); x != arena.None; x = s.ar.Next(x) {
+			if x == s.segOf(pos) {
+				return q
+			}
 		}
 	}
-	return false
+	t.Fatalf("key %q: its segment is in neither queue", key)
+	return nil
 }
 
 // TestPolicyScanLeavesTheMainQueue: keys read before a long scan of keys never read stay,
@@ -59,9 +68,7 @@ func TestPolicyScanLeavesTheMainQueue(t *testing.T) {
 	require.NotZero(t, capacity)
 	require.Greater(t, 60000, 10*capacity, "the scan turns the cache over many times")
 	for j := range nhot {
-		_, pos, _, ok := s.lookup(c.e.hash(hot(j)), hot(j))
-		require.True(t, ok, "hot key %d", j)
-		assert.True(t, inQueue(s, s.q, s.segOf(pos)), "hot key %d is in the main queue", j)
+		assert.Same(t, s.q, queueOfKey(t, c, hot(j)), "hot key %d is in the main queue", j)
 	}
 	mustCheck(t, c, "end")
 }
@@ -103,16 +110,12 @@ func TestPolicyGhostReadmits(t *testing.T) {
 	mustCheck(t, c, "with ghosts")
 
 	require.NoError(t, c.Set(first, []byte("again")))
-	_, pos, _, ok := s.lookup(h, first)
-	require.True(t, ok)
-	assert.True(t, inQueue(s, s.q, s.segOf(pos)), "readmitted to the main queue")
+	assert.Same(t, s.q, queueOfKey(t, c, first), "readmitted to the main queue")
 	assert.False(t, ghostOf(fingerprint(h)), "its ghost is gone")
 
 	fresh := []byte("never seen")
 	require.NoError(t, c.Set(fresh, []byte("v")))
-	_, pos, _, ok = s.lookup(c.e.hash(fresh), fresh)
-	require.True(t, ok)
-	assert.True(t, inQueue(s, s.sq, s.segOf(pos)), "a new key starts in the small queue")
+	assert.Same(t, s.sq, queueOfKey(t, c, fresh), "a new key starts in the small queue")
 	mustCheck(t, c, "end")
 }
 

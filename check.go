@@ -23,7 +23,7 @@ import (
 //     sizes; entries and liveBytes match the index.
 func (s *shard) checkLocked() error {
 	owned := make(map[arena.ID]bool)
-	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+	for _, q := range s.queues() {
 		if err := s.ar.CheckQueue(q); err != nil {
 			return err
 		}

@@ -72,7 +72,7 @@ func (s *shard) janitorStep() (did, closed bool) {
 // oldest segment of which at most half is live; the small queue first, then the main one.
 func (s *shard) janitorStepLocked() bool {
 	now := s.e.now()
-	queues := [...]*arena.Queue{s.sq, s.q}
+	queues := s.queues()
 	for _, q := range queues {
 		for x := q.Head(); x != arena.None; x = s.ar.Next(x) {
 			if r := s.ar.Seg(x); r.MinExpire != 0 && r.MinExpire <= now {

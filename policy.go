@@ -42,6 +42,10 @@ func (s *shard) smallTarget() int {
 	return max(1, (s.q.Queued()+s.sq.Queued())/smallShare)
 }
 
+// queues returns the shard's two queues, the small one first: the order in which the janitor
+// and giveUpHead visit them.
+func (s *shard) queues() [2]*arena.Queue { return [2]*arena.Queue{s.sq, s.q} }
+
 // queued is how many segments the shard holds in its two queues.
 func (s *shard) queued() int { return s.q.Queued() + s.sq.Queued() }
 

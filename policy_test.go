@@ -19,7 +19,7 @@ func queueOfKey(t testing.TB, c *Cache, key []byte) *arena.Queue {
 	defer s.mu.RUnlock()
 	_, pos, _, ok := s.lookup(c.e.hash(key), key)
 	require.True(t, ok, "key %q", key)
-	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+	for _, q := range s.queues() {
 		for x := q.Head(); x != arena.None; x = s.ar.Next(x) {
 			if x == s.segOf(pos) {
 				return q

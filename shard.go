@@ -417,7 +417,7 @@ func (s *shard) takePage(keep arena.ID) (uint32, bool) {
 // one first, and frees it to the pool, if the queue has another to write to, the oldest is not
 // keep, and no View callback reads it.
 func (s *shard) giveUpHead(keep arena.ID) bool {
-	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+	for _, q := range s.queues() {
 		head := q.Head()
 		if head == arena.None || head == q.Tail() || head == keep || s.ar.Pins(head) != 0 {
 			continue
@@ -776,7 +776,7 @@ func (s *shard) resetLocked() {
 // position, retired ones whole, and its index pages. Read lock held.
 func (s *shard) usedBytes() int {
 	n := int(s.idx.hdr.pages) * indexPageSize
-	for _, q := range [...]*arena.Queue{s.sq, s.q} {
+	for _, q := range s.queues() {
 		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
 			n += int(s.ar.Seg(id).Used)
 		}

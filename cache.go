@@ -81,6 +81,8 @@ type engine struct {
 	lockedReads   bool // tests: every read takes the read lock
 	inlineJanitor bool
 
+	onRemoval func(key, value []byte, cause RemovalCause) // Config.OnRemoval
+
 	readers *readerSlots // lock-free readers at work; see readers.go
 	closing atomic.Bool  // Close has begun: lock-free readers touch nothing
 
@@ -133,6 +135,7 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		readers:       newReaderSlots(runtime.GOMAXPROCS(0)),
 		clock:         clock,
 		inlineJanitor: l.janitor < 0,
+		onRemoval:     cfg.OnRemoval,
 	}
 	for i := range e.groups {
 		if err := e.initGroup(i, region[i*l.groupSize:(i+1)*l.groupSize:(i+1)*l.groupSize]); err != nil {
@@ -250,7 +253,10 @@ func (e *engine) set(key, value []byte, ttl time.Duration) error {
 	if e.lockFree() {
 		e.warm(s, h, key)
 	}
-	return s.set(h, key, value, e.expiry(ttl))
+	rm := e.newRemovals()
+	err := s.set(h, key, value, e.expiry(ttl), rm)
+	e.deliver(rm)
+	return err
 }
 
 // badSet explains why a Set was refused; on a closed cache that is the first thing to say.
@@ -275,25 +281,29 @@ func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
 	h := e.hash(key)
 	s := e.shardFor(h)
 	if e.lockFree() {
-		if out, hit, done := e.getLockFree(s, dst, h, key); done {
+		if out, _, hit, done := e.getLockFree(s, dst, h, key); done {
 			runtime.KeepAlive(c)
 			return out, hit
 		}
 	}
-	dst, ok := s.getLocked(dst, h, key)
+	dst, _, ok := s.getLocked(dst, h, key)
 	runtime.KeepAlive(c)
 	return dst, ok
 }
 
-// getLocked is Get under the read lock.
-func (s *shard) getLocked(dst []byte, h uint64, key []byte) ([]byte, bool) {
+// getLocked is Get under the read lock; left is the hit's time to live in nanoseconds, 0 for
+// none.
+func (s *shard) getLocked(dst []byte, h uint64, key []byte) (out []byte, left int64, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock() // a panic, whatever its cause, must not leave the lock held
 	mayPanic(pointReadLocked)
 	if s.closed {
-		return dst, false // a miss, not counted
+		return dst, 0, false // a miss, not counted
 	}
-	sl, pos, en, ok := s.lookupLive(h, key)
+	sl, pos, en, ok := s.lookup(h, key)
+	if ok {
+		ok, left = s.timeLeft(&en)
+	}
 	if ok {
 		s.idx.markAccessed(sl)
 		dst = append(dst, s.value(pos, &en)...)
@@ -301,7 +311,7 @@ func (s *shard) getLocked(dst []byte, h uint64, key []byte) ([]byte, bool) {
 	// Counted before the unlock: the counters share the lock's cache line, which this core
 	// holds now and may not once another core has taken the lock.
 	s.countLookup(ok)
-	return dst, ok
+	return dst, left, ok
 }
 
 // lookupLive is lookup that also misses on a closed shard and an expired entry. Read lock held.
@@ -310,7 +320,7 @@ func (s *shard) lookupLive(h uint64, key []byte) (sl slot, pos int, en entry, ok
 		return
 	}
 	sl, pos, en, ok = s.lookup(h, key)
-	if ok && en.flags&flagTTL != 0 && en.expired(s.e.now()) {
+	if ok && s.expiredNow(&en) {
 		ok = false
 	}
 	return
@@ -420,43 +430,20 @@ func (s *shard) hasLocked(h uint64, key []byte) bool {
 	return ok
 }
 
-// TTL returns the time key has left to live and true; 0 and true for an entry that never
-// expires; 0 and false when key is absent or expired.
-func (c *Cache) TTL(key []byte) (time.Duration, bool) {
-	e := c.engine()
-	h := e.hash(key)
-	left, ok := e.shardFor(h).ttl(h, key)
-	runtime.KeepAlive(c)
-	return left, ok
-}
-
-func (s *shard) ttl(h uint64, key []byte) (left time.Duration, ok bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	mayPanic(pointReadLocked)
-	_, _, en, ok := s.lookupLive(h, key)
-	if ok && en.flags&flagTTL != 0 {
-		left = time.Duration(en.expire - s.e.now())
-		// The clock moved on since lookupLive: if the entry expired meanwhile, it is absent
-		// (0 and true would say it never expires, and a negative TTL means nothing).
-		ok = left > 0
-		left = max(left, 0)
-	}
-	return left, ok
-}
-
 // Delete removes key and reports whether it was present (an expired entry is removed too, but
 // reports false).
 func (c *Cache) Delete(key []byte) bool {
 	e := c.engine()
 	h := e.hash(key)
-	present := e.shardFor(h).delete(h, key)
+	rm := e.newRemovals()
+	present := e.shardFor(h).delete(h, key, rm)
+	e.deliver(rm)
 	runtime.KeepAlive(c)
 	return present
 }
 
-func (s *shard) delete(h uint64, key []byte) (present bool) {
-	s.lock()
+func (s *shard) delete(h uint64, key []byte, rm *removals) (present bool) {
+	s.lockWith(rm)
 	defer s.unlock()
 	mayPanic(pointWriteLocked)
 	if s.closed {
@@ -467,12 +454,11 @@ func (s *shard) delete(h uint64, key []byte) (present bool) {
 		return false
 	}
 	present = !en.expired(s.e.now())
-	s.dropLocked(sl, pos, &en)
-	if present {
-		s.deletes++
-	} else {
-		s.expirations++
+	cause := RemovalDeleted
+	if !present {
+		cause = RemovalExpired
 	}
+	s.dropLocked(sl, pos, &en, cause)
 	s.debugCheckLocked()
 	return present
 }

@@ -47,6 +47,25 @@ type Config struct {
 	// Deprecated: the index grows with the entries it holds, whatever their sizes.
 	AvgEntrySize int
 
+	// OnRemoval, when set, is called once for each entry that leaves the cache, with its key,
+	// its value and why it left (see [RemovalCause]): deleted, replaced by a write, expired, or
+	// evicted to make room. It runs after the operation that removed the entry is visible,
+	// outside every lock of the cache, on the goroutine that caused the removal: the Set or
+	// other write that evicted or replaced it, the Delete, or the janitor that dropped it
+	// expired (which runs on the janitor's goroutine, or inline in writes with a negative
+	// JanitorInterval). An expired entry that a read misses on is reported when it is dropped,
+	// not by the read. [Cache.Reset] and [Cache.Close] report nothing.
+	//
+	// key and value are copies, valid only until the call returns: copy what you keep. The
+	// function may call any method of the cache. A panic in it goes on to the caller of the
+	// operation, once the other removals of that operation have been reported; the cache is
+	// left as if it had returned (on the janitor's goroutine, a panic ends the program, as in
+	// a function run by time.AfterFunc).
+	//
+	// Nil costs nothing. Set, each removal costs a copy of its key and value into a buffer
+	// reused from operation to operation, at most about a segment's worth per operation.
+	OnRemoval func(key, value []byte, cause RemovalCause)
+
 	// NoHugePages turns off the transparent-huge-page advice on Linux. Huge pages cut TLB misses
 	// on lookups in a large cache; RSS is bounded by Capacity either way.
 	NoHugePages bool

@@ -1,6 +1,10 @@
 package mmcache
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+)
 
 // An entry is written once, at a 4-byte aligned offset of a segment, and never changes after,
 // except its dead flag and, when a same-sized Set overwrites it, the whole entry in place:
@@ -15,6 +19,10 @@ import "encoding/binary"
 const (
 	flagDead = 1 << 0 // deleted, overwritten or evicted: its bytes wait for reclamation
 	flagTTL  = 1 << 1 // an expiry follows the lengths
+	// flagNever is never stored: readEntry and peekEntry set it in the header they decode
+	// when an entry with room for an expiry holds 0 there, which a Touch with a TTL of 0
+	// writes (ttl.go). Such an entry never expires; the decoded expiry is math.MaxInt64.
+	flagNever = 1 << 7
 
 	entryAlign     = 4
 	entryAlignBits = 2
@@ -61,6 +69,34 @@ func putEntry(b []byte, key, value []byte, expire int64) int {
 	return size
 }
 
+// putExpiry writes a new expiry into the entry at the start of b, whose header en has room
+// for one; 0 means it never expires.
+func putExpiry(b []byte, en *entry, expire int64) {
+	binary.LittleEndian.PutUint64(b[en.keyOff-8:], uint64(expire))
+	en.expire = expire
+	if expire == 0 {
+		en.expire, en.flags = math.MaxInt64, en.flags|flagNever
+	}
+}
+
+// putDead fills b, room taken in a segment and not used after all, with a dead entry of
+// exactly len(b) bytes (a multiple of entryAlign, at least 4): an empty key and a value of
+// zeros, so that a walk of the segment steps over it. Some value length gives that size: with
+// k bytes of length, 3+k+n rounds up to len(b) for the n whose own length is k.
+func putDead(b []byte) {
+	for k := 1; k <= binary.MaxVarintLen32; k++ {
+		n := len(b) - 3 - k
+		if n >= 0 && entrySize(0, n, false) == len(b) {
+			b[0] = flagDead
+			binary.LittleEndian.PutUint16(b[1:3], 0)
+			binary.PutUvarint(b[3:], uint64(n))
+			clear(b[3+k:])
+			return
+		}
+	}
+	panic("mmcache: no dead entry has " + strconv.Itoa(len(b)) + " bytes") // unreachable: see above
+}
+
 // entry is a decoded entry header. Its offsets are relative to the entry's start.
 type entry struct {
 	flags  byte
@@ -97,6 +133,9 @@ func readEntry(b []byte) entry {
 	if e.flags&flagTTL != 0 {
 		e.expire = int64(binary.LittleEndian.Uint64(b[e.keyOff:]))
 		e.keyOff += 8
+		if e.expire == 0 {
+			e.expire, e.flags = math.MaxInt64, e.flags|flagNever
+		}
 	}
 	return e
 }
@@ -125,6 +164,9 @@ func peekEntry(data []byte, pos int) (entry, bool) {
 		}
 		e.expire = int64(binary.LittleEndian.Uint64(b[e.keyOff:]))
 		e.keyOff += 8
+		if e.expire == 0 {
+			e.expire, e.flags = math.MaxInt64, e.flags|flagNever
+		}
 	}
 	// Each term is at most len(b), so the sum cannot overflow an int.
 	if len(b)-e.keyOff < e.keyLen || len(b)-e.keyOff-e.keyLen < e.valLen {

@@ -54,9 +54,17 @@ func (e *engine) janitorPass() {
 	}
 }
 
-// janitorStep takes the shard's write lock for one janitor step; see janitorStepLocked.
+// janitorStep takes the shard's write lock for one janitor step (see janitorStepLocked) and,
+// once it has released it, reports the entries the step removed.
 func (s *shard) janitorStep() (did, closed bool) {
-	s.lock()
+	rm := s.e.newRemovals()
+	did, closed = s.janitorStepRecording(rm)
+	s.e.deliver(rm)
+	return did, closed
+}
+
+func (s *shard) janitorStepRecording(rm *removals) (did, closed bool) {
+	s.lockWith(rm)
 	defer s.unlock()
 	mayPanic(pointJanitor)
 	if s.closed {

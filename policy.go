@@ -133,8 +133,7 @@ func (s *shard) evictSmallLocked(x arena.ID, need int, forMain bool) (roomIn *ar
 		}
 		dst, ok := s.appendMainLocked(en.size())
 		if !ok {
-			s.dropLocked(sl, pos, &en)
-			s.evictions++
+			s.dropLocked(sl, pos, &en, RemovalEvicted)
 			return
 		}
 		s.idx.clearAccessed(sl)
@@ -149,11 +148,11 @@ func (s *shard) evictSmallLocked(x arena.ID, need int, forMain bool) (roomIn *ar
 
 // ghostLocked evicts a live entry of the small queue and leaves its fingerprint as a ghost.
 func (s *shard) ghostLocked(sl slot, pos int, en *entry) {
+	s.removedLocked(pos, en, RemovalEvicted)
 	s.idx.removeToGhost(sl)
 	s.killEntry(pos, en)
 	s.entries--
 	s.liveBytes -= en.keyLen + en.valLen
-	s.evictions++
 }
 
 // appendMainLocked returns the position of size free bytes at the main queue's tail, making

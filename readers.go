@@ -154,26 +154,27 @@ func (e *engine) lockFree() bool { return lockFreeReads && !e.lockedReads }
 
 // getLockFree is Get on shard s without its lock. done is false when the caller must take
 // the read lock instead: no reader slot was free, or no consistent read came out.
-func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []byte, hit, done bool) {
+// left is the hit's time to live in nanoseconds, 0 for none.
+func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []byte, left int64, hit, done bool) {
 	if spareOverlaps(dst, key) {
 		// An attempt that fails validation may already have appended to dst, and so changed
 		// the key the next attempt looks for. The locked path compares before it appends.
-		return dst, false, false
+		return dst, 0, false, false
 	}
 	r := e.readers.claim()
 	if r == nil {
-		return dst, false, false
+		return dst, 0, false, false
 	}
 	// Deferred, so that a panic cannot leave the slot owned, which would hold up Close for good.
 	// A lookup is counted when it completed on an open cache.
 	count := false
 	defer func() { r.release(count, hit) }()
 	if e.closing.Load() {
-		return dst, false, true // a miss, not counted, once Close has begun
+		return dst, 0, false, true // a miss, not counted, once Close has begun
 	}
-	out, hit, done = s.tryGet(r, dst, h, key)
+	out, left, hit, done = s.tryGet(r, dst, h, key)
 	count = done
-	return out, hit, done
+	return out, left, hit, done
 }
 
 // warm looks key up in shard s without the lock and forgets the answer: it brings the index
@@ -219,7 +220,7 @@ func (e *engine) hasLockFree(s *shard, h uint64, key []byte) (found, done bool) 
 
 // tryGet is Get without the lock. done is false when no consistent read came out of a few
 // attempts, or Close has begun; the caller then takes the read lock. The caller owns a slot.
-func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []byte, hit, done bool) {
+func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []byte, left int64, hit, done bool) {
 	for range lockFreeTries {
 		seq, ok := s.quietSeq()
 		if !ok {
@@ -227,12 +228,13 @@ func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []b
 		}
 		sl, pos, en, found, sane := s.peek(h, key)
 		mayPanic(pointLockFree)
-		out = dst
-		if found && !s.expiredNow(&en) {
+		out, left = dst, 0
+		if found {
+			found, left = s.timeLeft(&en)
+		}
+		if found {
 			v := pos + en.valOff()
 			out = append(dst, s.data[v:v+en.valLen]...)
-		} else {
-			found = false
 		}
 		r.orderLoads() // the loads above complete before the sequence is read again
 		if !sane || atomic.LoadUint64(&s.seq) != seq {
@@ -248,15 +250,25 @@ func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []b
 		if found && atomic.LoadUint64(&s.seq) == seq {
 			s.idx.markAccessed(sl)
 		}
-		return out, found, true
+		return out, left, found, true
 	}
-	return dst, false, false
+	return dst, 0, false, false
 }
 
 // expiredNow reports whether the entry has a TTL that has run out, reading the clock only
 // for an entry with a TTL.
 func (s *shard) expiredNow(en *entry) bool {
 	return en.flags&flagTTL != 0 && en.expired(s.e.now())
+}
+
+// timeLeft reports whether the entry is live and, if it expires, the nanoseconds it has left
+// (0: it never expires), reading the clock only for an entry with a TTL.
+func (s *shard) timeLeft(en *entry) (live bool, left int64) {
+	if en.flags&(flagTTL|flagNever) != flagTTL {
+		return true, 0
+	}
+	left = en.expire - s.e.now()
+	return left > 0, max(left, 0)
 }
 
 // quietSeq returns the shard's sequence once no writer holds the shard. A write lock is

@@ -222,7 +222,7 @@ func TestGetIntoKeyBuffer(t *testing.T) {
 		// Without a writer no lock-free attempt fails, so the harm cannot show here: check
 		// that such a Get is sent to the locked path instead.
 		h := c.e.hash(buf)
-		_, _, done := c.e.getLockFree(c.e.shardFor(h), buf[:0], h, buf)
+		_, _, _, done := c.e.getLockFree(c.e.shardFor(h), buf[:0], h, buf)
 		require.False(t, done, "a lock-free Get into the key's buffer")
 		got, ok := c.Get(buf[:0], buf)
 		require.True(t, ok, tc.key)

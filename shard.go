@@ -46,6 +46,9 @@ type shard struct {
 	// dirties anyway. Lock-free lookups count in their reader slot.
 	hits, misses atomic.Uint64
 	closed       bool // set under mu by Close; no call that takes mu touches the mapping after it
+	// rm records the entries the lock holder removes, for OnRemoval (removal.go); nil when the
+	// cache has none. Set by lockWith, cleared by release.
+	rm *removals
 
 	entries   int // entries in the index, expired ones not yet collected included
 	liveBytes int // their keys and values
@@ -118,6 +121,13 @@ func (s *shard) lock() {
 	_ = atomic.LoadUint64(&s.seq)
 }
 
+// lockWith is lock for an operation that records the entries it removes in rm (removal.go);
+// nil when the cache has no OnRemoval.
+func (s *shard) lockWith(rm *removals) {
+	s.lock()
+	s.rm = rm
+}
+
 // unlock makes seq even again, telling lock-free readers that began before that their read
 // overlapped a write, and releases the write lock.
 //
@@ -145,6 +155,7 @@ func (s *shard) tryLock() bool {
 }
 
 func (s *shard) release() {
+	s.rm = nil
 	releaseStore(&s.seq, s.seq+1)
 	s.mu.Unlock()
 }
@@ -201,20 +212,27 @@ func (s *shard) key(pos int, en *entry) []byte {
 // one, so that 0 can mark an empty slot.
 func offOf(pos int) uint32 { return uint32(pos>>entryAlignBits) + 1 }
 
-// set stores key and value, whose hash is h, with the given expiry (0: never).
-func (s *shard) set(h uint64, key, value []byte, expire int64) error {
-	size := entrySize(len(key), len(value), expire != 0)
-	s.lock()
+// set stores key and value, whose hash is h, with the given expiry (0: never), recording the
+// entries it removes in rm.
+func (s *shard) set(h uint64, key, value []byte, expire int64, rm *removals) error {
+	s.lockWith(rm)
 	defer s.unlock()
 	mayPanic(pointWriteLocked)
 	if s.closed {
 		return ErrClosed
 	}
 	sl, pos, old, found := s.lookup(h, key)
+	return s.storeLocked(h, key, value, expire, sl, pos, old, found)
+}
+
+// storeLocked is set once the key's current entry, if any, has been looked up: found, in slot
+// sl at pos, with header old. Write lock held, shard open.
+func (s *shard) storeLocked(h uint64, key, value []byte, expire int64, sl slot, pos int, old entry, found bool) error {
+	size := entrySize(len(key), len(value), expire != 0)
 	if found && old.size() == size && s.ar.Pins(s.segOf(pos)) == 0 {
 		// Same footprint and no View callback reading it: overwrite in place, which leaves no
 		// garbage behind. Locked readers are excluded; lock-free ones see seq odd and retry.
-		s.countReplaced(&old)
+		s.replacedLocked(pos, &old)
 		putEntry(s.data[pos:pos+size], key, value, expire)
 		mayPanic(pointOverwrite)
 		s.noteExpire(s.segOf(pos), expire)
@@ -240,7 +258,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 		sl, pos, old, found = s.lookup(h, key)
 	}
 	if found {
-		s.countReplaced(&old)
+		s.replacedLocked(pos, &old)
 		s.killEntry(pos, &old)
 		s.liveBytes -= old.keyLen + old.valLen
 		s.idx.setOff(sl, offOf(newPos))
@@ -259,11 +277,14 @@ func (s *shard) set(h uint64, key, value []byte, expire int64) error {
 	return nil
 }
 
-// countReplaced counts an entry that a Set replaces as an expiration if it had expired: it
-// left the cache by expiry before the Set came.
-func (s *shard) countReplaced(old *entry) {
+// replacedLocked reports the entry at pos, which a write replaces: as an expiration if it had
+// expired (it left the cache by expiry before the write came), else as replaced. It must come
+// before the write touches the entry's bytes.
+func (s *shard) replacedLocked(pos int, old *entry) {
 	if s.expiredNow(old) {
-		s.expirations++
+		s.removedLocked(pos, old, RemovalExpired)
+	} else if s.rm != nil {
+		s.rm.add(s.key(pos, old), s.value(pos, old), RemovalReplaced)
 	}
 }
 
@@ -308,8 +329,9 @@ func (s *shard) slotOf(pos int, en *entry) (slot, bool) {
 	return sl, ok
 }
 
-// dropLocked removes a live entry: its slot and its bytes.
-func (s *shard) dropLocked(sl slot, pos int, en *entry) {
+// dropLocked removes a live entry, its slot and its bytes, for cause.
+func (s *shard) dropLocked(sl slot, pos int, en *entry, cause RemovalCause) {
+	s.removedLocked(pos, en, cause)
 	s.idx.remove(sl)
 	s.killEntry(pos, en)
 	s.entries--
@@ -321,10 +343,10 @@ func (s *shard) dropLocked(sl slot, pos int, en *entry) {
 func (s *shard) dropOrphan(off uint32) {
 	pos := int(off-1) << entryAlignBits
 	en := readEntry(s.data[pos:])
+	s.removedLocked(pos, &en, RemovalEvicted)
 	s.killEntry(pos, &en)
 	s.entries--
 	s.liveBytes -= en.keyLen + en.valLen
-	s.evictions++
 }
 
 // maxSplitsPerInsert bounds the page splits one insert may cause: keys whose fingerprints
@@ -387,12 +409,11 @@ func (s *shard) insertLocked(h uint64, off uint32) bool {
 	sl := slot{b, victim}
 	pos := s.idx.pos(sl)
 	en := readEntry(s.data[pos:])
-	s.dropLocked(sl, pos, &en)
+	cause := RemovalEvicted
 	if expired {
-		s.expirations++
-	} else {
-		s.evictions++
+		cause = RemovalExpired
 	}
+	s.dropLocked(sl, pos, &en, cause)
 	if _, ok := s.idx.insertIn(pg, fp, off, false); !ok {
 		panic("mmcache: index insert failed after making room") // unreachable: the home bucket has a free slot
 	}
@@ -484,7 +505,7 @@ func (s *shard) steal() bool {
 		if s.stealNext == s.gi {
 			s.stealNext = (s.stealNext + 1) % n
 		}
-		if s.g.shards[s.stealNext].giveUpTo(s.queued()) {
+		if s.g.shards[s.stealNext].giveUpTo(s.queued(), s.rm) {
 			return true
 		}
 	}
@@ -509,11 +530,13 @@ func (s *shard) stealWaiting() bool {
 }
 
 // giveUpTo frees the shard's oldest segment to the pool, for a shard that holds fewer than
-// than, if the shard can be locked at once and holds more.
-func (s *shard) giveUpTo(than int) bool {
+// than, if the shard can be locked at once and holds more. The entries it evicts are recorded
+// in rm, the removals of the write that asked.
+func (s *shard) giveUpTo(than int, rm *removals) bool {
 	if !s.tryLock() {
 		return false
 	}
+	s.rm = rm
 	defer s.unlock()
 	mayPanic(pointWriteLocked)
 	if s.closed || s.queued() <= than+1 {
@@ -640,8 +663,7 @@ func (s *shard) compactLocked(x arena.ID, keep int, how compaction) {
 			if how == clockSmall {
 				s.ghostLocked(sl, pos, &en)
 			} else {
-				s.dropLocked(sl, pos, &en)
-				s.evictions++
+				s.dropLocked(sl, pos, &en, RemovalEvicted)
 			}
 			return
 		}
@@ -678,8 +700,7 @@ func (s *shard) eachLiveLocked(x arena.ID, fn func(sl slot, pos int, en entry)) 
 			continue
 		}
 		if en.expired(now) {
-			s.dropLocked(sl, pos, &en)
-			s.expirations++
+			s.dropLocked(sl, pos, &en, RemovalExpired)
 			continue
 		}
 		fn(sl, pos, en)
@@ -735,8 +756,7 @@ func (s *shard) expireLocked(x arena.ID) {
 		if !ok {
 			continue
 		}
-		s.dropLocked(sl, pos, &en)
-		s.expirations++
+		s.dropLocked(sl, pos, &en, RemovalExpired)
 		mayPanic(pointExpire)
 	}
 	r.MinExpire = minExp

@@ -14,10 +14,13 @@ import (
 // The model tests run random operations on a cache and on a plain map with the same fake
 // clock, and compare every result.
 //
-// Exact mode is for a cache that never evicts: every result must equal the model's, Len and the
-// counters included. Otherwise the cache may forget any entry at any time, but what it returns
-// must still be right: a hit returns the newest value, never an older one or another key's; a
-// deleted or expired key never comes back; an entry just written is there.
+// The cache reports every entry that leaves it to OnRemoval, and the model takes the entry out
+// of its map when it does, after checking the report: the key is one it holds, with its newest
+// value, and the cause is right (deleted or replaced only by the operation on that key, expired
+// only once the expiry has passed, evicted only outside exact mode and never expired). So the
+// map is at every step exactly what the cache holds, expired entries not yet dropped included:
+// every read must agree with it, and Len and every counter of Stats must equal the model's,
+// evictions or not. Exact mode is for a cache that must never evict: an eviction fails.
 
 type modelEntry struct {
 	value  []byte
@@ -40,6 +43,12 @@ const (
 	opCompare // exact mode: drop expired entries with the janitor and compare Len and Stats
 	opReset
 	opTooLarge // a Set that must fail and change nothing
+	opGetWithTTL
+	opTouch
+	opSetIfAbsent
+	opGetOrSet
+	opCompareAndSwap // with the newest value when arg is even, another one when odd
+	opIterate        // All when arg is even, Keys when odd
 	numModelOps
 )
 
@@ -52,14 +61,78 @@ type modelRun struct {
 	m        map[string]modelEntry
 	version  int
 
-	// Counters the cache must agree with in exact mode.
+	// Counters the cache must agree with.
 	hits, misses, sets, deletes uint64
+	removed                     [RemovalEvicted + 1]uint64 // reports, by cause
 	ops                         int
 	written                     int // key and value bytes stored by Sets
+
+	// The operation running and its key: only it may delete or replace an entry, and only
+	// that key's.
+	current    modelOp
+	currentKey string
 }
 
-func newModelRun(t testing.TB, c *Cache, clock *fakeClock, exact bool) *modelRun {
-	return &modelRun{t: t, c: c, clock: clock, exact: exact, maxEntry: c.e.lay.maxEntry, m: map[string]modelEntry{}}
+// newModelRun makes a cache from cfg for a model run, with OnRemoval reporting to the run. The
+// cache is checked and closed at the end of the test.
+func newModelRun(t testing.TB, cfg Config, clock *fakeClock, hash func(uint64) uint64, exact bool) *modelRun {
+	r := &modelRun{t: t, clock: clock, exact: exact, m: map[string]modelEntry{}}
+	cfg.OnRemoval = r.onRemoval
+	r.c = newCacheT(t, cfg, clock, hash)
+	r.maxEntry = r.c.e.lay.maxEntry
+	return r
+}
+
+// onRemoval checks a report against the model and takes the entry out of it.
+func (r *modelRun) onRemoval(key, value []byte, cause RemovalCause) {
+	r.t.Helper()
+	e, ok := r.m[string(key)]
+	if !ok {
+		r.fail("%v %q, which the cache does not hold", cause, key)
+	}
+	if !bytes.Equal(value, e.value) {
+		r.fail("%v %q with %d bytes that are not its newest value (%d bytes)", cause, key, len(value), len(e.value))
+	}
+	expired := e.expire != 0 && e.expire <= r.clock.now()
+	byThisOp := r.currentKey == string(key)
+	switch cause {
+	case RemovalExpired:
+		if !expired {
+			r.fail("%v %q, due at %d", cause, key, e.expire)
+		}
+	case RemovalEvicted:
+		if expired || r.exact {
+			r.fail("%v %q (expired %v, exact model %v)", cause, key, expired, r.exact)
+		}
+	case RemovalDeleted:
+		if expired || !byThisOp || r.current != opDelete {
+			r.fail("%v %q by op %d on %q (expired %v)", cause, key, r.current, r.currentKey, expired)
+		}
+	case RemovalReplaced:
+		if expired || !byThisOp || r.current == opDelete || r.current == opTouch {
+			r.fail("%v %q by op %d on %q (expired %v)", cause, key, r.current, r.currentKey, expired)
+		}
+	default:
+		r.fail("removal of %q with cause %v", key, cause)
+	}
+	r.removed[cause]++
+	delete(r.m, string(key))
+}
+
+// wrote records that the operation stored value under key with the given TTL; the entry that
+// was there, if any, must have been reported during the operation.
+func (r *modelRun) wrote(key, value []byte, ttl int64) {
+	r.t.Helper()
+	if _, ok := r.m[string(key)]; ok {
+		r.fail("op %d stored %q without reporting the entry it replaced", r.current, key)
+	}
+	expire := int64(0)
+	if ttl > 0 {
+		expire = r.clock.now() + ttl
+	}
+	r.sets++
+	r.written += len(key) + len(value)
+	r.m[string(key)] = modelEntry{value: value, expire: expire}
 }
 
 // live returns the model's entry for key if it is there and unexpired.
@@ -81,34 +154,24 @@ func (r *modelRun) step(op modelOp, key []byte, vlen int, arg int64) {
 	r.t.Helper()
 	r.ops++
 	c := r.c
+	r.current, r.currentKey = op, string(key)
+	defer func() { r.current, r.currentKey = numModelOps, "" }()
 	switch op {
 	case opSet, opSetTTL:
 		r.version++
 		v := valueFor(key, r.version, min(vlen, r.maxEntry-len(key)))
 		var err error
-		expire := int64(0)
+		ttl := int64(0)
 		if op == opSet {
 			err = c.Set(key, v)
 		} else {
 			err = c.SetWithTTL(key, v, time.Duration(arg))
-			if arg > 0 {
-				expire = r.clock.now() + arg
-			}
+			ttl = arg
 		}
 		if err != nil {
 			r.fail("Set(%q, %d bytes, ttl %d): %v", key, len(v), arg, err)
 		}
-		r.sets++
-		r.written += len(key) + len(v)
-		r.m[string(key)] = modelEntry{value: v, expire: expire}
-		if !r.exact && arg >= 0 && (expire == 0 || expire > r.clock.now()) {
-			// Whatever the eviction, an entry just written is there.
-			got, ok := c.Get(nil, key)
-			r.hits++
-			if !ok || !bytes.Equal(got, v) {
-				r.fail("Get(%q) right after Set: %v, %d bytes, want %d bytes", key, ok, len(got), len(v))
-			}
-		}
+		r.wrote(key, v, ttl)
 	case opTooLarge:
 		big := make([]byte, r.maxEntry-len(key)+1+int(arg%100))
 		if err := c.Set(key, big); !errors.Is(err, ErrEntryTooLarge) {
@@ -136,13 +199,13 @@ func (r *modelRun) step(op modelOp, key []byte, vlen int, arg int64) {
 	case opHas:
 		_, live := r.live(key)
 		ok := c.Has(key)
-		if ok && !live || r.exact && ok != live {
+		if ok != live {
 			r.fail("Has(%q) = %v, model %v", key, ok, live)
 		}
 	case opTTL:
 		want, live := r.live(key)
 		left, ok := c.TTL(key)
-		if ok && !live || r.exact && ok != live {
+		if ok != live {
 			r.fail("TTL(%q) found %v, model %v", key, ok, live)
 		}
 		wantLeft := time.Duration(0)
@@ -155,13 +218,15 @@ func (r *modelRun) step(op modelOp, key []byte, vlen int, arg int64) {
 	case opDelete:
 		_, live := r.live(key)
 		ok := c.Delete(key)
-		if ok && !live || r.exact && ok != live {
+		if ok != live {
 			r.fail("Delete(%q) = %v, model %v", key, ok, live)
 		}
 		if ok {
 			r.deletes++
 		}
-		delete(r.m, string(key))
+		if _, held := r.m[string(key)]; held {
+			r.fail("Delete(%q) did not report the entry it removed", key)
+		}
 		if c.Has(key) {
 			r.fail("Has(%q) after Delete", key)
 		}
@@ -181,6 +246,134 @@ func (r *modelRun) step(op modelOp, key []byte, vlen int, arg int64) {
 		if n := c.Len(); n != 0 {
 			r.fail("Len after Reset = %d", n)
 		}
+	case opGetWithTTL:
+		want, live := r.live(key)
+		got, left, ok := c.GetWithTTL([]byte("dst:"), key)
+		r.checkRead("GetWithTTL", key, ok, got, want, live, []byte("dst:"))
+		if wantLeft := r.left(want, ok); left != wantLeft {
+			r.fail("GetWithTTL(%q) TTL %v, want %v", key, left, wantLeft)
+		}
+	case opTouch:
+		want, live := r.live(key)
+		ok, err := c.Touch(key, time.Duration(arg))
+		if err != nil {
+			r.fail("Touch(%q, %d): %v", key, arg, err)
+		}
+		if _, held := r.m[string(key)]; live && !held {
+			live = false // moving it made room by evicting it
+		}
+		if ok != live {
+			r.fail("Touch(%q) = %v, model %v", key, ok, live)
+		}
+		if ok {
+			want.expire = 0
+			if arg > 0 {
+				want.expire = r.clock.now() + arg
+			}
+			r.m[string(key)] = want
+		}
+	case opSetIfAbsent, opGetOrSet:
+		want, live := r.live(key)
+		r.version++
+		v := valueFor(key, r.version, min(vlen, r.maxEntry-len(key)))
+		var stored bool
+		var err error
+		if op == opSetIfAbsent {
+			stored, err = c.SetIfAbsent(key, v, time.Duration(arg))
+		} else {
+			var got []byte
+			var loaded bool
+			got, loaded, err = c.GetOrSet([]byte("dst:"), key, v, time.Duration(arg))
+			stored = !loaded && err == nil
+			wantGot := want.value
+			if stored {
+				wantGot = v
+			}
+			if err == nil && !bytes.Equal(got, append([]byte("dst:"), wantGot...)) {
+				r.fail("GetOrSet(%q) returned %d bytes, want %d (loaded %v)", key, len(got), len(wantGot), loaded)
+			}
+		}
+		if err != nil {
+			r.fail("op %d on %q: %v", op, key, err)
+		}
+		r.countLookup(live)
+		if stored == live {
+			r.fail("op %d on %q stored %v, model live %v", op, key, stored, live)
+		}
+		if stored {
+			r.wrote(key, v, arg)
+		}
+	case opCompareAndSwap:
+		want, live := r.live(key)
+		old := want.value
+		if arg%2 == 1 || !live {
+			old = append(bytes.Clone(want.value), '!') // not the value, but nearly
+		}
+		r.version++
+		v := valueFor(key, r.version, min(vlen, r.maxEntry-len(key)))
+		stored, err := c.CompareAndSwap(key, old, v, time.Duration(arg/2))
+		if err != nil {
+			r.fail("CompareAndSwap(%q): %v", key, err)
+		}
+		r.countLookup(live)
+		if wantStored := live && arg%2 == 0; stored != wantStored {
+			r.fail("CompareAndSwap(%q) = %v, want %v", key, stored, wantStored)
+		}
+		if stored {
+			r.wrote(key, v, arg/2)
+		}
+	case opIterate:
+		r.iterate(arg%2 == 0)
+	}
+}
+
+// countLookup counts a lookup the cache counts as a hit or a miss.
+func (r *modelRun) countLookup(hit bool) {
+	if hit {
+		r.hits++
+	} else {
+		r.misses++
+	}
+}
+
+// left is the TTL a read of the model's entry must return: 0 on a miss or for no expiry.
+func (r *modelRun) left(want modelEntry, hit bool) time.Duration {
+	if !hit || want.expire == 0 {
+		return 0
+	}
+	return time.Duration(want.expire - r.clock.now())
+}
+
+// iterate checks that All (or Keys) yields every live entry of the model exactly once, with its
+// value, and nothing else.
+func (r *modelRun) iterate(values bool) {
+	r.t.Helper()
+	seen := map[string]bool{}
+	check := func(k, v []byte) {
+		want, live := r.live(k)
+		switch {
+		case !live:
+			r.fail("iteration yielded %q, which is not live", k)
+		case seen[string(k)]:
+			r.fail("iteration yielded %q twice", k)
+		case values && !bytes.Equal(v, want.value):
+			r.fail("iteration yielded %q with %d bytes, not its newest value (%d)", k, len(v), len(want.value))
+		}
+		seen[string(k)] = true
+	}
+	if values {
+		for k, v := range r.c.All() {
+			check(k, v)
+		}
+	} else {
+		for k := range r.c.Keys() {
+			check(k, nil)
+		}
+	}
+	for k := range r.m {
+		if _, live := r.live([]byte(k)); live && !seen[k] {
+			r.fail("iteration missed %q", k)
+		}
 	}
 }
 
@@ -194,7 +387,7 @@ func (r *modelRun) checkRead(what string, key []byte, ok bool, got []byte, want 
 	switch {
 	case ok && !live:
 		r.fail("%s(%q) hit %d bytes, but the key is deleted, expired or never set", what, key, len(got))
-	case !ok && live && r.exact:
+	case !ok && live:
 		r.fail("%s(%q) missed, want %d bytes", what, key, len(want.value))
 	case ok && !bytes.Equal(got, append(append([]byte(nil), prefix...), want.value...)):
 		r.fail("%s(%q) returned %d bytes that are not the newest value (%d bytes)", what, key, len(got), len(want.value))
@@ -211,13 +404,9 @@ func (r *modelRun) compare() {
 	for range 2 {
 		c.janitorPass()
 	}
-	now := r.clock.now()
-	liveN, liveBytes := 0, 0
+	heldBytes := 0
 	for k, e := range r.m {
-		if e.expire == 0 || e.expire > now {
-			liveN++
-			liveBytes += len(k) + len(e.value)
-		}
+		heldBytes += len(k) + len(e.value)
 	}
 	st := c.Stats()
 	if st.Entries != c.Len() {
@@ -226,15 +415,15 @@ func (r *modelRun) compare() {
 	if st.UsedBytes > st.Capacity {
 		r.fail("UsedBytes %d over Capacity %d", st.UsedBytes, st.Capacity)
 	}
-	if r.exact {
-		if st.Entries != liveN || st.LiveBytes != liveBytes {
-			r.fail("cache holds %d entries of %d bytes, model %d of %d", st.Entries, st.LiveBytes, liveN, liveBytes)
-		}
-		if st.Hits != r.hits || st.Misses != r.misses || st.Sets != r.sets || st.Deletes != r.deletes || st.Evictions != 0 {
-			r.fail("stats %+v, model hits %d misses %d sets %d deletes %d", st, r.hits, r.misses, r.sets, r.deletes)
-		}
-	} else if st.Entries > liveN || st.LiveBytes > liveBytes {
-		r.fail("cache holds %d entries of %d bytes, more than the model's %d of %d", st.Entries, st.LiveBytes, liveN, liveBytes)
+	// Expired entries not dropped yet count in both.
+	if st.Entries != len(r.m) || st.LiveBytes != heldBytes {
+		r.fail("cache holds %d entries of %d bytes, model %d of %d", st.Entries, st.LiveBytes, len(r.m), heldBytes)
+	}
+	if st.Hits != r.hits || st.Misses != r.misses || st.Sets != r.sets || st.Deletes != r.deletes {
+		r.fail("stats %+v, model hits %d misses %d sets %d deletes %d", st, r.hits, r.misses, r.sets, r.deletes)
+	}
+	if st.Deletes != r.removed[RemovalDeleted] || st.Expirations != r.removed[RemovalExpired] || st.Evictions != r.removed[RemovalEvicted] {
+		r.fail("stats %+v, reports by cause %v", st, r.removed)
 	}
 	if err := c.check(); err != nil {
 		r.fail("invariants: %v", err)
@@ -302,8 +491,10 @@ func runModel(t *testing.T, r *modelRun, mix modelMix, seed uint64) {
 		}
 		var arg int64
 		switch op {
-		case opSetTTL:
+		case opSetTTL, opTouch, opSetIfAbsent, opGetOrSet:
 			arg = rng.Int64N(mix.ttlMax + 1) // 0: never expires
+		case opCompareAndSwap:
+			arg = rng.Int64N(mix.ttlMax+1)&^1 | rng.Int64N(4)/3 // mostly with the newest value
 		case opAdvance:
 			arg = rng.Int64N(mix.advanceMax + 1)
 		default:
@@ -331,6 +522,7 @@ func exactMix(ops, keys int) modelMix {
 		weights: [numModelOps]int{
 			opSet: 28, opSetTTL: 16, opGet: 20, opView: 10, opHas: 4, opTTL: 4, opDelete: 10,
 			opAdvance: 5, opAdvanceToTTL: 1, opJanitor: 1, opTooLarge: 1,
+			opGetWithTTL: 6, opTouch: 4, opSetIfAbsent: 4, opGetOrSet: 4, opCompareAndSwap: 4,
 		},
 	}
 }
@@ -342,8 +534,8 @@ func exactMix(ops, keys int) modelMix {
 func TestModelExact(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
-	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash)
-	r := newModelRun(t, c, clock, true)
+	r := newModelRun(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash, true)
+	c := r.c
 	runModel(t, r, exactMix(200_000, 3000), 1)
 	st := c.Stats()
 	t.Logf("%d ops: %+v", r.ops, st)
@@ -357,7 +549,7 @@ func TestModelExact(t *testing.T) {
 	runModel(t, r, modelMix{
 		ops: 20_000, keys: 500, maxValue: 100, bigValue: 1000, ttlMax: int64(time.Millisecond),
 		advanceMax: int64(100 * time.Microsecond), checkEvery: 1000,
-		weights: [numModelOps]int{opSet: 3, opSetTTL: 3, opGet: 3, opView: 1, opDelete: 1, opAdvance: 1, opReset: 0},
+		weights: [numModelOps]int{opSet: 3, opSetTTL: 3, opGet: 3, opView: 1, opDelete: 1, opAdvance: 1, opReset: 0, opGetOrSet: 1, opIterate: 1},
 	}, 2)
 }
 
@@ -365,33 +557,35 @@ func TestModelExact(t *testing.T) {
 func TestModelExactWithResets(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
-	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 8, JanitorInterval: -1}, clock, fixedHash)
+	r := newModelRun(t, Config{Capacity: 8 << 20, Shards: 8, JanitorInterval: -1}, clock, fixedHash, true)
 	mix := modelMix{
 		ops: 50_000, keys: 1000, maxValue: 200, bigValue: 2000,
 		ttlMax: int64(10 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 2500,
 		weights: [numModelOps]int{
 			opSet: 300, opSetTTL: 200, opGet: 300, opView: 100, opHas: 50, opTTL: 50, opDelete: 100,
 			opAdvance: 50, opAdvanceToTTL: 10, opJanitor: 10, opReset: 1,
+			opGetWithTTL: 50, opTouch: 50, opSetIfAbsent: 50, opGetOrSet: 50, opCompareAndSwap: 50, opIterate: 1,
 		},
 	}
-	runModel(t, newModelRun(t, c, clock, true), mix, 3)
-	require.Zero(t, c.Stats().Evictions)
+	runModel(t, r, mix, 3)
+	require.Zero(t, r.c.Stats().Evictions)
 }
 
 // TestModelEviction runs 200,000 operations on the smallest cache, which evicts all the time.
 func TestModelEviction(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
-	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 2, JanitorInterval: -1}, clock, fixedHash)
+	r := newModelRun(t, Config{Capacity: MinCapacity, Shards: 2, JanitorInterval: -1}, clock, fixedHash, false)
+	c := r.c
 	mix := modelMix{
 		ops: 200_000, keys: 20_000, maxValue: 1500, bigValue: 1 << 20,
 		ttlMax: int64(50 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 4000,
 		weights: [numModelOps]int{
 			opSet: 3000, opSetTTL: 1500, opGet: 2500, opView: 1000, opHas: 300, opTTL: 300, opDelete: 600,
 			opAdvance: 400, opAdvanceToTTL: 100, opJanitor: 50, opReset: 1, opTooLarge: 50,
+			opGetWithTTL: 500, opTouch: 300, opSetIfAbsent: 500, opGetOrSet: 500, opCompareAndSwap: 500, opIterate: 2,
 		},
 	}
-	r := newModelRun(t, c, clock, false)
 	runModel(t, r, mix, 4)
 	st := c.Stats()
 	t.Logf("%d ops: %+v", r.ops, st)
@@ -404,16 +598,17 @@ func TestModelEviction(t *testing.T) {
 func TestModelEvictionReads(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
-	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, clock, fixedHash)
+	r := newModelRun(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, clock, fixedHash, false)
 	mix := modelMix{
 		ops: 100_000, keys: 3000, maxValue: 600, bigValue: 8000,
 		ttlMax: int64(100 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 5000,
 		weights: [numModelOps]int{
 			opSet: 200, opSetTTL: 50, opGet: 500, opView: 200, opDelete: 20, opAdvance: 20, opJanitor: 2,
+			opGetWithTTL: 100, opTouch: 20, opCompareAndSwap: 20,
 		},
 	}
-	runModel(t, newModelRun(t, c, clock, false), mix, 5)
-	require.NotZero(t, c.Stats().Evictions)
+	runModel(t, r, mix, 5)
+	require.NotZero(t, r.c.Stats().Evictions)
 }
 
 // TestModelCollisions runs the eviction model with every key hashing to one of a few values, so
@@ -432,17 +627,18 @@ func TestModelCollisions(t *testing.T) {
 			leakCheck(t)
 			clock := newFakeClock()
 			hash := func(h uint64) uint64 { return tc.hashes[h%uint64(len(tc.hashes))] }
-			c := newCacheT(t, Config{Capacity: 4 << 20, Shards: 4, JanitorInterval: -1}, clock, hash)
+			r := newModelRun(t, Config{Capacity: 4 << 20, Shards: 4, JanitorInterval: -1}, clock, hash, false)
 			mix := modelMix{
 				ops: 50_000, keys: 1500, maxValue: 200, bigValue: 2000,
 				ttlMax: int64(20 * time.Millisecond), advanceMax: int64(time.Millisecond), checkEvery: 2000,
 				weights: [numModelOps]int{
 					opSet: 3000, opSetTTL: 1000, opGet: 3000, opView: 1000, opHas: 300, opTTL: 300, opDelete: 600,
 					opAdvance: 300, opAdvanceToTTL: 50, opJanitor: 50, opReset: 1,
+					opGetWithTTL: 300, opTouch: 300, opSetIfAbsent: 300, opGetOrSet: 300, opCompareAndSwap: 300, opIterate: 2,
 				},
 			}
-			runModel(t, newModelRun(t, c, clock, false), mix, 6)
-			require.NotZero(t, c.Stats().Evictions)
+			runModel(t, r, mix, 6)
+			require.NotZero(t, r.c.Stats().Evictions)
 		})
 	}
 }
@@ -482,10 +678,7 @@ func FuzzOps(f *testing.F) {
 			}
 		}
 		clock := newFakeClock()
-		c, err := newTestCache(Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, clock.now, hash)
-		require.NoError(t, err)
-		defer c.Close()
-		r := newModelRun(t, c, clock, false)
+		r := newModelRun(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, clock, hash, false)
 		data = data[1:min(len(data), 1+3*5000)]
 		for len(data) >= 3 {
 			op, kb, arg := modelOp(data[0]%uint8(numModelOps)), data[1], data[2]
@@ -502,12 +695,14 @@ func FuzzOps(f *testing.F) {
 			vlen := int(arg) * int(arg) / 4 // up to 16 KiB
 			a := int64(arg)
 			switch op {
-			case opSetTTL:
+			case opSetTTL, opTouch, opSetIfAbsent, opGetOrSet, opCompareAndSwap:
 				a = int64(arg%16) * int64(time.Millisecond) // 0: never expires
+				if op == opCompareAndSwap {
+					a = a*2 + int64(arg/16%2) // the TTL doubled, and which value to compare
+				}
 			case opAdvance:
 				a = int64(arg) * int64(100*time.Microsecond)
 			}
-			r.exact = c.Stats().Evictions == 0 // until the first eviction, nothing may be missing
 			r.step(op, key, vlen, a)
 		}
 		r.step(opCompare, nil, 0, 0)

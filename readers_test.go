@@ -140,9 +140,10 @@ func TestLockFreeReadsConsistent(t *testing.T) {
 func TestLockedReads(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
-	c := newCacheT(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash)
+	r := newModelRun(t, Config{Capacity: 8 << 20, Shards: 4, JanitorInterval: -1}, clock, fixedHash, true)
+	c := r.c
 	c.e.lockedReads = true
-	runModel(t, newModelRun(t, c, clock, true), exactMix(50_000, 2000), 11)
+	runModel(t, r, exactMix(50_000, 2000), 11)
 	lookups, _ := c.e.readers.counts()
 	require.Zero(t, lookups)
 }

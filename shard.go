@@ -339,11 +339,15 @@ func (s *shard) dropLocked(sl slot, pos int, en *entry, cause RemovalCause) {
 }
 
 // dropOrphan frees the entry of a slot that a page split could not place (index.split): the
-// slot is gone already. It counts as an eviction.
+// slot is gone already. It counts as an eviction, or an expiration if it had expired.
 func (s *shard) dropOrphan(off uint32) {
 	pos := int(off-1) << entryAlignBits
 	en := readEntry(s.data[pos:])
-	s.removedLocked(pos, &en, RemovalEvicted)
+	cause := RemovalEvicted
+	if s.expiredNow(&en) {
+		cause = RemovalExpired
+	}
+	s.removedLocked(pos, &en, cause)
 	s.killEntry(pos, &en)
 	s.entries--
 	s.liveBytes -= en.keyLen + en.valLen

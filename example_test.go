@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/mmcache/mmcache"
@@ -45,9 +47,8 @@ func Example() {
 
 func ExampleNew() {
 	c, err := mmcache.New(mmcache.Config{
-		Capacity:     256 << 20,        // the whole mapping: entries, index and bookkeeping
-		AvgEntrySize: 100,              // expected key+value size, which sizes the index
-		DefaultTTL:   10 * time.Minute, // for Set; SetWithTTL gives an entry its own
+		Capacity:   256 << 20,        // the whole mapping: entries, index and bookkeeping
+		DefaultTTL: 10 * time.Minute, // for Set; SetWithTTL gives an entry its own
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -204,4 +205,142 @@ func ExampleCache_Close() {
 	// Output:
 	// <nil> <nil>
 	// false true
+}
+
+func ExampleCache_GetWithTTL() {
+	c, err := mmcache.New(mmcache.Config{Capacity: 8 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	_ = c.SetWithTTL([]byte("session:7"), []byte("token"), time.Hour)
+	v, ttl, ok := c.GetWithTTL(nil, []byte("session:7")) // value and time left in one read
+	fmt.Println(string(v), ttl > 59*time.Minute, ok)
+
+	_ = c.Set([]byte("config"), []byte("v1"))
+	_, ttl, ok = c.GetWithTTL(nil, []byte("config"))
+	fmt.Println(ttl, ok) // 0: it never expires
+	// Output:
+	// token true true
+	// 0s true
+}
+
+func ExampleCache_Touch() {
+	c, err := mmcache.New(mmcache.Config{Capacity: 8 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	_ = c.SetWithTTL([]byte("session:7"), []byte("token"), time.Minute)
+	ok, err := c.Touch([]byte("session:7"), time.Hour) // a sliding expiry, value unchanged
+	ttl, _ := c.TTL([]byte("session:7"))
+	fmt.Println(ok, err, ttl > 59*time.Minute)
+
+	ok, err = c.Touch([]byte("session:8"), time.Hour)
+	fmt.Println(ok, err) // no such entry
+	// Output:
+	// true <nil> true
+	// false <nil>
+}
+
+func ExampleCache_SetIfAbsent() {
+	c, err := mmcache.New(mmcache.Config{Capacity: 8 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	// A lock with a lease: of any number of goroutines, exactly one gets it.
+	got, _ := c.SetIfAbsent([]byte("lock:job-9"), []byte("worker-1"), 30*time.Second)
+	fmt.Println(got)
+	got, _ = c.SetIfAbsent([]byte("lock:job-9"), []byte("worker-2"), 30*time.Second)
+	fmt.Println(got)
+	// Output:
+	// true
+	// false
+}
+
+func ExampleCache_GetOrSet() {
+	c, err := mmcache.New(mmcache.Config{Capacity: 8 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	v, loaded, _ := c.GetOrSet(nil, []byte("greeting"), []byte("hello"), 0)
+	fmt.Println(string(v), loaded)
+	v, loaded, _ = c.GetOrSet(nil, []byte("greeting"), []byte("bonjour"), 0)
+	fmt.Println(string(v), loaded) // the value stored first
+	// Output:
+	// hello false
+	// hello true
+}
+
+func ExampleCache_CompareAndSwap() {
+	c, err := mmcache.New(mmcache.Config{Capacity: 8 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	// A counter that concurrent writers increment without a lock of their own: read, compute,
+	// and swap only if nobody changed it meanwhile, or else try again.
+	key := []byte("hits")
+	_ = c.Set(key, []byte("0"))
+	for range 3 {
+		for {
+			old, _ := c.Get(nil, key)
+			n, _ := strconv.Atoi(string(old))
+			if ok, _ := c.CompareAndSwap(key, old, strconv.AppendInt(nil, int64(n+1), 10), 0); ok {
+				break
+			}
+		}
+	}
+	v, _ := c.Get(nil, key)
+	fmt.Println(string(v))
+	// Output:
+	// 3
+}
+
+func ExampleCache_All() {
+	c, err := mmcache.New(mmcache.Config{Capacity: 8 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	for _, k := range []string{"b", "a", "c"} {
+		_ = c.Set([]byte(k), []byte("value of "+k))
+	}
+	var lines []string
+	for k, v := range c.All() { // k and v are valid until the next step: copy what you keep
+		lines = append(lines, string(k)+" = "+string(v))
+	}
+	slices.Sort(lines) // the order is unspecified
+	fmt.Println(lines)
+	// Output:
+	// [a = value of a b = value of b c = value of c]
+}
+
+func ExampleConfig_onRemoval() {
+	c, err := mmcache.New(mmcache.Config{
+		Capacity: 8 << 20,
+		// Called after the operation, with no lock held, on the goroutine that caused it.
+		OnRemoval: func(key, value []byte, cause mmcache.RemovalCause) {
+			fmt.Printf("%s %s (was %s)\n", cause, key, value)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	_ = c.Set([]byte("k"), []byte("v1"))
+	_ = c.Set([]byte("k"), []byte("v2"))
+	c.Delete([]byte("k"))
+	// Output:
+	// replaced k (was v1)
+	// deleted k (was v2)
 }

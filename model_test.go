@@ -664,6 +664,17 @@ func FuzzOps(f *testing.F) {
 		}
 		return b
 	}())
+	f.Add(func() []byte { // the conditional writes, Touch, GetWithTTL and iteration among sets
+		b := []byte{0}
+		for i := range 400 {
+			op := []modelOp{opSet, opSetTTL, opGetWithTTL, opTouch, opSetIfAbsent, opGetOrSet, opCompareAndSwap, opAdvance, opDelete}[i%9]
+			b = append(b, byte(op), byte(i*5%43), byte(i*11))
+			if i%97 == 0 {
+				b = append(b, byte(opIterate), 0, byte(i))
+			}
+		}
+		return b
+	}())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return

@@ -9,6 +9,15 @@
 // CLOCK, so a hot working set survives a scan or a stream of one-off writes. A background
 // janitor drops expired entries and compacts fragmented segments.
 //
+// Besides Set, Get, View and Delete, a cache offers what a shared cache needs without a lock of
+// its own: [Cache.GetWithTTL] reads a value and its time left at once; [Cache.Touch] gives a
+// live entry a new time to live; [Cache.SetIfAbsent], [Cache.GetOrSet] and
+// [Cache.CompareAndSwap] look up and write in one atomic step, linearizable per key;
+// [Cache.All] and [Cache.Keys] iterate, weakly consistently, with no lock held while the loop
+// body runs; and [Config.OnRemoval] is told of each entry that leaves the cache, and why.
+// Every operation that a caller repeats, iteration steps included, allocates nothing once its
+// buffers have room.
+//
 // The design is described in docs/design.md.
 package mmcache
 

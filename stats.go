@@ -3,11 +3,26 @@ package mmcache
 import "runtime"
 
 // Stats is a snapshot of a cache's counters and sizes.
+//
+// What each operation counts:
+//
+//	Get, GetWithTTL, View            a hit or a miss
+//	SetIfAbsent, GetOrSet            a hit when the key has a live entry, else a miss and a Set
+//	CompareAndSwap                   a hit when the key has a live entry (a Set too if it swapped),
+//	                                 a miss when it has none
+//	Set, SetWithTTL                  a Set
+//	Delete                           a Delete when it removed a live entry, an Expiration when
+//	                                 the entry it removed had expired
+//	Has, TTL, Touch, All, Keys, Len  nothing
+//
+// Each entry that leaves the cache counts once: as a Delete, an Expiration or an Eviction, or
+// as nothing when a write replaces it live; these are the removals OnRemoval reports, with the
+// same causes. Reset and Close drop entries without counting them.
 type Stats struct {
-	Hits, Misses uint64 // lookups by Get and View that found, or did not find, a live entry
-	Sets         uint64 // successful Sets
-	Deletes      uint64 // Deletes that found the key
-	Evictions    uint64 // entries dropped to make room
+	Hits, Misses uint64 // lookups that found, or did not find, a live entry (see above)
+	Sets         uint64 // writes that stored an entry
+	Deletes      uint64 // Deletes that removed a live entry
+	Evictions    uint64 // live entries dropped to make room
 	Expirations  uint64 // expired entries dropped
 	Entries      int    // entries present, as Len
 	LiveBytes    int    // bytes of their keys and values

@@ -92,6 +92,8 @@ type engine struct {
 
 	onRemoval func(key, value []byte, cause RemovalCause) // Config.OnRemoval
 
+	decodeErrors atomic.Uint64 // values a Typed view could not decode
+
 	readers *readerSlots // lock-free readers at work; see readers.go
 	closing atomic.Bool  // Close has begun: lock-free readers touch nothing
 

@@ -24,6 +24,7 @@ type Stats struct {
 	Deletes      uint64 // Deletes that removed a live entry
 	Evictions    uint64 // live entries dropped to make room
 	Expirations  uint64 // expired entries dropped
+	DecodeErrors uint64 // stored values that a Typed view's codec could not decode
 	Entries      int    // entries present, as Len
 	LiveBytes    int    // bytes of their keys and values
 
@@ -44,7 +45,7 @@ type Stats struct {
 // counted.
 func (c *Cache) Stats() Stats {
 	e := c.engine()
-	st := Stats{Capacity: len(e.region), ReservedBytes: e.reservedBytes()}
+	st := Stats{Capacity: len(e.region), ReservedBytes: e.reservedBytes(), DecodeErrors: e.decodeErrors.Load()}
 	lookups, misses := e.readers.counts()
 	st.Hits, st.Misses = lookups-misses, misses
 	for i := range e.shards {

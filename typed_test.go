@@ -71,14 +71,14 @@ func TestTypedCodecsRoundTrip(t *testing.T) {
 	roundTrip(t, c, Codec[point](BinaryCodec[point, *point]{}), point{1, -2}, point{math.MaxInt32, math.MinInt32})
 
 	// The exact bytes: fixed widths, little-endian, so the core API reads them too.
-	ints := NewTyped[string](c, Codec[int32](IntCodec[int32]{}))
+	ints := NewTyped[string, int32](c, IntCodec[int32]{})
 	require.NoError(t, ints.Set("i32", -2))
 	raw, ok := c.Get(nil, []byte("i32"))
 	require.True(t, ok)
 	require.Equal(t, []byte{0xfe, 0xff, 0xff, 0xff}, raw)
 
 	// NaN survives bit for bit.
-	floats := NewTyped[string](c, Codec[float64](Float64Codec{}))
+	floats := NewTyped[string, float64](c, Float64Codec{})
 	require.NoError(t, floats.Set("nan", math.NaN()))
 	f, err := floats.Get("nan")
 	require.NoError(t, err)
@@ -91,8 +91,8 @@ type byteKey []byte
 func TestTypedKeysAndBasics(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	byString := NewTyped[string](c, Codec[string](StringCodec{}))
-	byBytes := NewTyped[byteKey](c, Codec[string](StringCodec{}))
+	byString := NewTyped[string, string](c, StringCodec{})
+	byBytes := NewTyped[byteKey, string](c, StringCodec{})
 	require.NoError(t, byString.Set("k", "v1"))
 	got, err := byBytes.Get(byteKey("k")) // the same key, as bytes
 	require.NoError(t, err)
@@ -106,7 +106,7 @@ func TestTypedKeysAndBasics(t *testing.T) {
 
 	clock := newFakeClock()
 	c2 := newCacheT(t, Config{Capacity: 8 << 20, JanitorInterval: -1}, clock, nil)
-	tc := NewTyped[string](c2, Codec[int64](IntCodec[int64]{}))
+	tc := NewTyped[string, int64](c2, IntCodec[int64]{})
 	require.NoError(t, tc.SetWithTTL("ttl", 5, time.Second))
 	v, err := tc.Get("ttl")
 	require.NoError(t, err)
@@ -117,7 +117,7 @@ func TestTypedKeysAndBasics(t *testing.T) {
 	require.ErrorIs(t, tc.SetWithTTL("neg", 1, -time.Second), ErrInvalidTTL)
 
 	// An encoder's error comes back, and nothing is stored.
-	bad := NewTyped[string](c2, Codec[chan int](JSONCodec[chan int]{}))
+	bad := NewTyped[string, chan int](c2, JSONCodec[chan int]{})
 	require.Error(t, bad.Set("chan", make(chan int)))
 	require.False(t, c2.Has([]byte("chan")))
 
@@ -135,7 +135,7 @@ func TestTypedKeysAndBasics(t *testing.T) {
 func TestTypedDecodeErrors(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	tc := NewTyped[string](c, Codec[int64](IntCodec[int64]{}))
+	tc := NewTyped[string, int64](c, IntCodec[int64]{})
 	require.NoError(t, c.Set([]byte("short"), []byte("abc"))) // 3 bytes are no int64
 	_, err := tc.Get("short")
 	require.ErrorIs(t, err, ErrDecode)
@@ -165,10 +165,10 @@ func TestTypedDecodeErrors(t *testing.T) {
 
 func TestTypedAllocations(t *testing.T) {
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	ints := NewTyped[string](c, Codec[int64](IntCodec[int64]{}))
-	intsByBytes := NewTyped[[]byte](c, Codec[int64](IntCodec[int64]{}))
-	strs := NewTyped[string](c, Codec[string](StringCodec{}))
-	raw := NewTyped[string](c, Codec[[]byte](BytesCodec{}))
+	ints := NewTyped[string, int64](c, IntCodec[int64]{})
+	intsByBytes := NewTyped[[]byte, int64](c, IntCodec[int64]{})
+	strs := NewTyped[string, string](c, StringCodec{})
+	raw := NewTyped[string, []byte](c, BytesCodec{})
 	require.NoError(t, ints.Set("int-key-of-some-length-0123456789", 1))
 	require.NoError(t, strs.Set("string-key", "a value of some length"))
 	require.NoError(t, raw.Set("bytes-key", []byte("a value of some length")))
@@ -228,7 +228,7 @@ func noFlights[K Key, V any](t *Typed[K, V]) {
 func TestGetOrLoadOneLoadForManyCallers(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	tc := NewTyped[string](c, Codec[string](StringCodec{}))
+	tc := NewTyped[string, string](c, StringCodec{})
 	var loads atomic.Int32
 	release := make(chan struct{})
 	load := func(ctx context.Context, key string) (string, time.Duration, error) {
@@ -271,7 +271,7 @@ func TestGetOrLoadOneLoadForManyCallers(t *testing.T) {
 func TestGetOrLoadDistinctKeysInParallel(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	tc := NewTyped[string](c, Codec[string](StringCodec{}))
+	tc := NewTyped[string, string](c, StringCodec{})
 	// Each load waits for the other to start: run one after the other, they would never end.
 	started := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
 	other := map[string]string{"a": "b", "b": "a"}
@@ -303,7 +303,7 @@ func TestGetOrLoadDistinctKeysInParallel(t *testing.T) {
 func TestGetOrLoadCancelledCaller(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	tc := NewTyped[string](c, Codec[string](StringCodec{}))
+	tc := NewTyped[string, string](c, StringCodec{})
 	loadCtx := make(chan context.Context, 1)
 	release := make(chan struct{})
 	load := func(ctx context.Context, key string) (string, time.Duration, error) {
@@ -367,7 +367,7 @@ type ctxKey struct{}
 func TestGetOrLoadErrorsAndPanics(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20, MaxEntrySize: 4 << 10}, nil, nil)
-	tc := NewTyped[string](c, Codec[string](StringCodec{}))
+	tc := NewTyped[string, string](c, StringCodec{})
 	errBackend := errors.New("backend down")
 	var loads atomic.Int32
 	release := make(chan struct{})
@@ -441,7 +441,7 @@ func TestGetOrLoadNegativeCaching(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: 8 << 20, JanitorInterval: -1}, clock, nil)
-	tc := NewTyped[string](c, Codec[string](StringCodec{}), WithNegativeCaching(time.Minute))
+	tc := NewTyped[string, string](c, StringCodec{}, WithNegativeCaching(time.Minute))
 	var loads atomic.Int32
 	missing := func(ctx context.Context, key string) (string, time.Duration, error) {
 		loads.Add(1)
@@ -483,7 +483,7 @@ func TestGetOrLoadNegativeCaching(t *testing.T) {
 func TestGetOrLoadRefreshAhead(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	tc := NewTyped[string](c, Codec[string](StringCodec{}), WithRefreshAhead(10*time.Second))
+	tc := NewTyped[string, string](c, StringCodec{}, WithRefreshAhead(10*time.Second))
 	var wall atomic.Int64
 	wall.Store(1_000_000_000)
 	tc.wall = wall.Load
@@ -534,7 +534,7 @@ func TestGetOrLoadRefreshAhead(t *testing.T) {
 func TestTypedAll(t *testing.T) {
 	leakCheck(t)
 	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
-	tc := NewTyped[byteKey](c, Codec[user](JSONCodec[user]{}))
+	tc := NewTyped[byteKey, user](c, JSONCodec[user]{})
 	want := map[string]user{}
 	for i := range 500 {
 		u := user{ID: int64(i), Name: fmt.Sprint("user ", i)}

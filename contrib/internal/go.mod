@@ -1,0 +1,3 @@
+module github.com/mmcache/mmcache/contrib/internal
+
+go 1.24.0

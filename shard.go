@@ -640,9 +640,17 @@ func (s *shard) alloc(size int, main bool) (pos int, reclaimed bool, err error) 
 // quarters of the segment are kept, so each eviction frees at least a quarter and a Set never
 // pays for more than one segment; x then moves to the tail, behind every other segment, so kept
 // entries get a full round before the clock comes back to them.
+//
+// A segment whose live entries fit in what the clock may keep, because overwrites and deletes
+// left the rest dead, is compacted instead, every live entry kept: that frees as much without
+// evicting anything. Overwrites faster than the janitor's pace would otherwise make the clock
+// evict live entries while dead bytes fill the cache.
 func (s *shard) evictLocked(x arena.ID, need int) {
-	keep := min(s.segSize-need, s.segSize*3/4)
-	s.compactLocked(x, keep, clockMain)
+	keep, how := min(s.segSize-need, s.segSize*3/4), clockMain
+	if live := int(s.ar.Seg(x).Live); live <= keep {
+		keep, how = s.segSize, keepLive
+	}
+	s.compactLocked(x, keep, how)
 	s.ar.MoveToTail(s.q, x)
 }
 

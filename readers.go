@@ -60,8 +60,8 @@ const (
 // readerSlot is owned by at most one lock-free reader at a time.
 type readerSlot struct {
 	state   uint64 // odd while owned; accessed atomically, but released by releaseStore
-	lookups uint64 // written by the owner only (releaseStore), read atomically by Stats
-	misses  uint64
+	hits   uint64 // written by the owner only (releaseStore), read atomically by Stats
+	misses uint64
 	//lint:ignore U1000 stored to by orderLoads on arm64 and under the race detector; never read
 	fence uint64
 
@@ -107,8 +107,9 @@ func (rs *readerSlots) home(addr uintptr) uint64 {
 // release ends the owner's read, counting a lookup (and a miss when hit is false) if count.
 func (r *readerSlot) release(count, hit bool) {
 	if count {
-		releaseStore(&r.lookups, r.lookups+1)
-		if !hit {
+		if hit {
+			releaseStore(&r.hits, r.hits+1)
+		} else {
 			releaseStore(&r.misses, r.misses+1)
 		}
 	}
@@ -138,14 +139,15 @@ func (rs *readerSlots) idle() bool {
 	return true
 }
 
-// counts returns the lookups and misses the slots counted. It reads a slot's misses before
-// its lookups, which the owner counts first, so that misses never exceed lookups.
-func (rs *readerSlots) counts() (lookups, misses uint64) {
+// counts returns the hits and misses the slots counted. Each is a counter of its own that only
+// grows, so neither ever reads lower than in an earlier call (a count of lookups less misses
+// would, when a miss lands between the two loads).
+func (rs *readerSlots) counts() (hits, misses uint64) {
 	for i := range rs.slots {
+		hits += atomic.LoadUint64(&rs.slots[i].hits)
 		misses += atomic.LoadUint64(&rs.slots[i].misses)
-		lookups += atomic.LoadUint64(&rs.slots[i].lookups)
 	}
-	return lookups, misses
+	return hits, misses
 }
 
 // lockFree reports whether reads may skip the lock: on a platform where they are cheap and

@@ -46,8 +46,7 @@ type Stats struct {
 func (c *Cache) Stats() Stats {
 	e := c.engine()
 	st := Stats{Capacity: len(e.region), ReservedBytes: e.reservedBytes(), DecodeErrors: e.decodeErrors.Load()}
-	lookups, misses := e.readers.counts()
-	st.Hits, st.Misses = lookups-misses, misses
+	st.Hits, st.Misses = e.readers.counts()
 	for i := range e.shards {
 		e.shards[i].stats(&st)
 	}

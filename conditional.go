@@ -14,15 +14,16 @@ import (
 type condition uint8
 
 const (
-	ifAbsent condition = iota // no live entry
-	ifEqual                   // a live entry whose value equals old
+	ifAbsent        condition = iota // no live entry; a live value found is returned
+	ifAbsentNoValue                  // no live entry; the caller wants no value
+	ifEqual                          // a live entry whose value equals old
 )
 
 // SetIfAbsent stores value under key with the given time to live (0: never expires) only when
 // key has no live entry, and reports whether it stored. Errors are those of
 // [Cache.SetWithTTL]; on error nothing is stored.
 func (c *Cache) SetIfAbsent(key, value []byte, ttl time.Duration) (bool, error) {
-	_, stored, err := c.writeIf(nil, key, value, nil, ttl, ifAbsent)
+	_, stored, err := c.writeIf(nil, key, value, nil, ttl, ifAbsentNoValue)
 	return stored, err
 }
 
@@ -83,6 +84,9 @@ func (s *shard) writeIf(h uint64, key, value, old, dst []byte, expire int64, con
 	case cond == ifAbsent && live:
 		s.idx.markAccessed(sl)
 		return append(dst, s.value(pos, &en)...), false, nil
+	case cond == ifAbsentNoValue && live:
+		s.idx.markAccessed(sl)
+		return dst, false, nil
 	case cond == ifEqual && (!live || string(s.value(pos, &en)) != string(old)):
 		return dst, false, nil
 	}

@@ -59,7 +59,7 @@ const (
 
 // readerSlot is owned by at most one lock-free reader at a time.
 type readerSlot struct {
-	state   uint64 // odd while owned; accessed atomically, but released by releaseStore
+	state  uint64 // odd while owned; accessed atomically, but released by releaseStore
 	hits   uint64 // written by the owner only (releaseStore), read atomically by Stats
 	misses uint64
 	//lint:ignore U1000 stored to by orderLoads on arm64 and under the race detector; never read

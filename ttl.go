@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/mmcache/mmcache/arena"
 )
 
 // Times to live. An entry written with a TTL stores its expiry, in nanoseconds of the cache's
@@ -100,14 +102,16 @@ func (s *shard) touch(h uint64, key []byte, expire int64, rm *removals) (bool, e
 		return true, nil // it never expired, and still does not
 	}
 	size := entrySize(en.keyLen, en.valLen, true)
-	newPos, reclaimed, err := s.alloc(size, true)
+	newPos, reclaimed, err := s.allocKeeping(size, s.segOf(pos))
 	if err != nil {
 		return false, err
 	}
 	if reclaimed {
-		// Making room may have moved the entry, or evicted it.
+		// Its segment was pinned, so the entry is where it was; its slot is found again all the
+		// same, since nothing here depends on that.
 		if sl, pos, en, ok = s.lookupLive(h, key); !ok {
 			putDead(s.data[newPos : newPos+size])
+			broken("an entry moved or evicted while its segment was pinned")
 			s.debugCheckLocked()
 			return false, nil
 		}
@@ -121,4 +125,14 @@ func (s *shard) touch(h uint64, key []byte, expire int64, rm *removals) (bool, e
 	s.idx.setOff(sl, offOf(newPos))
 	s.debugCheckLocked()
 	return true, nil
+}
+
+// allocKeeping is alloc for the main queue with segment keep pinned meanwhile, so that the
+// room it makes is never made by evicting or moving the entries of keep: those of the entry
+// that is to be copied into it. The pin goes, even if alloc panics, before the shard's unlock
+// salvages it.
+func (s *shard) allocKeeping(size int, keep arena.ID) (pos int, reclaimed bool, err error) {
+	s.ar.Pin(keep)
+	defer s.ar.Unpin(keep) // not retired: only Reset retires, and Reset is not under way
+	return s.alloc(size, true)
 }

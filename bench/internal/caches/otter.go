@@ -2,6 +2,7 @@ package caches
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -66,3 +67,35 @@ func (a otterAdapter) Close()   { a.c.StopAllGoroutines() }
 
 // Sync runs otter's pending maintenance.
 func (a otterAdapter) Sync() { a.c.CleanUp() }
+
+// GetWithExpiry is GetEntry; expiry is Entry.ExpiresAfter, the time left in nanoseconds
+// (math.MaxInt64 without an ExpiryCalculator).
+func (a otterAdapter) GetWithExpiry(dst, key []byte) ([]byte, int64, bool) {
+	e, ok := a.c.GetEntry(view(key))
+	if !ok {
+		return dst, 0, false
+	}
+	return append(dst, e.Value...), int64(e.ExpiresAfter()), true
+}
+
+// SetIfAbsent is SetIfAbsent, with the key and a copy of the value that the cache may keep,
+// as Set.
+func (a otterAdapter) SetIfAbsent(key, value []byte) bool {
+	_, stored := a.c.SetIfAbsent(string(key), clone(value))
+	return stored
+}
+
+// Delete is Invalidate.
+func (a otterAdapter) Delete(key []byte) bool {
+	_, ok := a.c.Invalidate(string(key))
+	return ok
+}
+
+// Walk ranges over All. Keys are strings; unsafe.Slice views them as bytes without a copy.
+func (a otterAdapter) Walk() (n int, sum uint64) {
+	for k, v := range a.c.All() {
+		n++
+		sum += walkSum(unsafe.Slice(unsafe.StringData(k), len(k)), v)
+	}
+	return n, sum
+}

@@ -1,7 +1,8 @@
 // Package speed holds the bodies of issue 2's speed benchmarks: mmcache against fastcache and
 // freecache, each on its defaults, Get and Set, on one goroutine and in parallel, with 16-byte
 // keys, 64-byte values, a preloaded key space and zipf key choice from a precomputed sequence.
-// The Go benchmarks in the bench module and the report command both run them.
+// The Go benchmarks in the bench module and the report command both run them. api.go holds
+// those of GetWithTTL, SetIfAbsent and iteration, which only the Go benchmarks run.
 package speed
 
 import (
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mmcache/mmcache/bench/internal/caches"
 	"github.com/mmcache/mmcache/bench/internal/workload"
@@ -54,22 +56,27 @@ type Fixture struct {
 	Cache caches.Cache
 	Seq   []uint32
 	Value []byte
+	Keys  int           // ids [0, Keys) are preloaded
 	next  atomic.Uint64 // hands each parallel goroutine its own starting point
 }
 
 // Prepare opens the named cache sized for n entries and stores keys 0..n-1 in it.
-func Prepare(name string, n int) (*Fixture, error) {
+func Prepare(name string, n int) (*Fixture, error) { return PrepareTTL(name, n, 0) }
+
+// PrepareTTL is Prepare with the cache set up to store every entry with a time to live of ttl
+// (0: none), as caches.Spec.TTL.
+func PrepareTTL(name string, n int, ttl time.Duration) (*Fixture, error) {
 	p, ok := caches.ByName(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown cache %q", name)
 	}
 	kv := workload.KeySize + ValueSize
-	spec := caches.Spec{Budget: caches.FitBudget(p, n, kv), Entries: n, KeySize: workload.KeySize, ValueSize: ValueSize}
+	spec := caches.Spec{Budget: caches.FitBudget(p, n, kv), Entries: n, KeySize: workload.KeySize, ValueSize: ValueSize, TTL: ttl}
 	c, _, err := p.Open(spec)
 	if err != nil {
 		return nil, err
 	}
-	f := &Fixture{Name: name, Cache: c, Value: workload.Value(ValueSize), Seq: workload.Sequence(workload.Dist{Name: "zipf", S: ZipfS}, uint64(n), seqLen, 42)}
+	f := &Fixture{Name: name, Cache: c, Keys: n, Value: workload.Value(ValueSize), Seq: workload.Sequence(workload.Dist{Name: "zipf", S: ZipfS}, uint64(n), seqLen, 42)}
 	var kb [workload.KeySize]byte
 	for id := range uint64(n) {
 		c.Set(workload.Key(kb[:], id), f.Value)

@@ -27,9 +27,7 @@ package gocache
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +40,7 @@ import (
 	redis_store "github.com/eko/gocache/store/redis/v4"
 	ristretto_store "github.com/eko/gocache/store/ristretto/v4"
 	"github.com/mmcache/mmcache"
+	"github.com/mmcache/mmcache/contrib/internal/memstat"
 	"github.com/mmcache/mmcache/contrib/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -232,52 +231,8 @@ func runChain(b *testing.B, c *benchChain) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "gets/s")
 	b.ReportMetric(100*(1-float64(gets)/float64(b.N)), "local-hit-%")
 	b.ReportMetric(float64(trips)/float64(b.N), "redis-rt/op")
-	reportMemory(b)
+	memstat.Report(b)
 	if c.local != nil {
 		b.ReportMetric(float64(c.local.Stats().Cache.Entries), "local-entries")
 	}
-}
-
-// reportMemory reports, after a GC, the live heap objects, the forced GC's wall time and CPU
-// time, and the RSS. The wall time is the least of 10 runs: a forced GC of an empty heap takes
-// 2 to 8 ms on a small VM, the noise being the scheduling of the GC's workers, which the least
-// leaves out. The CPU time, the GC's own account, is the mean.
-func reportMemory(b *testing.B) {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.HeapObjects), "heap-objs")
-	const runs = 10
-	cpu := gcCPU()
-	least := time.Duration(1<<63 - 1)
-	for range runs {
-		start := time.Now()
-		runtime.GC()
-		least = min(least, time.Since(start))
-	}
-	b.ReportMetric(float64(least.Microseconds()), "gc-us")
-	b.ReportMetric((gcCPU()-cpu)/runs*1e6, "gc-cpu-us")
-	b.ReportMetric(rssMiB(), "rss-MiB")
-}
-
-// gcCPU returns the CPU time the GC has used so far, in seconds.
-func gcCPU() float64 {
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
-	metrics.Read(s)
-	return s[0].Value.Float64()
-}
-
-// rssMiB returns the process's resident memory from /proc/self/status, 0 where there is none.
-func rssMiB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }

@@ -826,10 +826,10 @@ func TestRemovalOrphansOfASplit(t *testing.T) {
 			for i := range 12 * bucketSlots {
 				k := fmt.Appendf(nil, "home0-%d", i)
 				home0 = append(home0, k)
-				hashes[hashKey(k, 0)] = uint64(0x20000000|0) << 32
+				hashes[hashKey(k, 0)] = uint64(0x20000000) << 32 // home bucket 0
 			}
 			trigger := []byte("trigger")
-			hashes[hashKey(trigger, 0)] = uint64(0x80000000|0) << 32 // top bit 1: the new page
+			hashes[hashKey(trigger, 0)] = uint64(0x80000000) << 32 // top bit 1: the new page; home bucket 0
 			remap := func(h uint64) uint64 {
 				if r, ok := hashes[h]; ok {
 					return r

@@ -109,14 +109,15 @@ func (e *engine) deliver(rm *removals) {
 	}
 }
 
-// callRemoval calls fn and returns what it panicked with, if it did (ok false).
-func callRemoval(fn func(key, value []byte, cause RemovalCause), key, value []byte, cause RemovalCause) (p any, ok bool) {
+// callRemoval calls fn and returns what it panicked with, if it did (ok false). The copy it
+// passes, recKey and recValue, is the removals buffer's, not a caller's key: it may escape to fn.
+func callRemoval(fn func(key, value []byte, cause RemovalCause), recKey, recValue []byte, cause RemovalCause) (p any, ok bool) {
 	defer func() {
 		if !ok {
 			p = recover()
 		}
 	}()
-	fn(key, value, cause)
+	fn(recKey, recValue, cause)
 	return nil, true
 }
 

@@ -29,6 +29,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/mmcache/mmcache/arena"
 )
@@ -50,6 +51,10 @@ type Cache struct {
 type handle struct {
 	e       *engine
 	cleanup runtime.Cleanup
+	// onRemoval is Config.OnRemoval. It lives here, not in the engine, because it may capture
+	// the Cache: held by the engine, which the cleanup and the janitor hold, it would keep the
+	// handle reachable for good. The engine reaches it through a weak pointer (removal.go).
+	onRemoval func(key, value []byte, cause RemovalCause)
 }
 
 // engine returns the cache's engine; a nil or zero Cache gets a closed one.
@@ -90,7 +95,13 @@ type engine struct {
 	lockedReads   bool // tests: every read takes the read lock
 	inlineJanitor bool
 
-	onRemoval func(key, value []byte, cause RemovalCause) // Config.OnRemoval
+	// reportsRemovals is Config.OnRemoval != nil; the function is the handle's (removalsTo).
+	reportsRemovals bool
+	removalsTo      weak.Pointer[handle]
+	onRemovalAtNew  func(key, value []byte, cause RemovalCause) // until newCache moves it to the handle
+	// janitorReporting is set while the janitor goroutine runs OnRemoval, which may call Close:
+	// Close must not wait for the janitor then.
+	janitorReporting atomic.Bool
 
 	decodeErrors atomic.Uint64 // values a Typed view could not decode
 
@@ -117,7 +128,9 @@ func New(cfg Config) (*Cache, error) {
 }
 
 func newCache(e *engine) *Cache {
-	h := &handle{e: e}
+	h := &handle{e: e, onRemoval: e.onRemovalAtNew}
+	e.onRemovalAtNew = nil
+	e.removalsTo = weak.Make(h)
 	h.cleanup = runtime.AddCleanup(h, func(e *engine) { _ = e.close() }, e)
 	if !e.inlineJanitor {
 		e.stop, e.janitorDone = make(chan struct{}), make(chan struct{})
@@ -136,17 +149,18 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		return nil, err
 	}
 	e := &engine{
-		region:        region,
-		shards:        make([]shard, l.shards),
-		groups:        make([]group, l.groups),
-		mask:          uint64(l.shards - 1),
-		seed:          rand.Uint64(),
-		lay:           l,
-		start:         time.Now(),
-		readers:       newReaderSlots(runtime.GOMAXPROCS(0)),
-		clock:         clock,
-		inlineJanitor: l.janitor < 0,
-		onRemoval:     cfg.OnRemoval,
+		region:          region,
+		shards:          make([]shard, l.shards),
+		groups:          make([]group, l.groups),
+		mask:            uint64(l.shards - 1),
+		seed:            rand.Uint64(),
+		lay:             l,
+		start:           time.Now(),
+		readers:         newReaderSlots(runtime.GOMAXPROCS(0)),
+		clock:           clock,
+		inlineJanitor:   l.janitor < 0,
+		onRemovalAtNew:  cfg.OnRemoval,
+		reportsRemovals: cfg.OnRemoval != nil,
 	}
 	for i := range e.groups {
 		if err := e.initGroup(i, region[i*l.groupSize:(i+1)*l.groupSize:(i+1)*l.groupSize]); err != nil {
@@ -265,9 +279,11 @@ func (e *engine) set(key, value []byte, ttl time.Duration) error {
 		e.warm(s, h, key)
 	}
 	rm := e.newRemovals()
-	err := s.set(h, key, value, e.expiry(ttl), rm)
-	e.deliver(rm)
-	return err
+	if rm == nil {
+		return s.set(h, key, value, e.expiry(ttl), nil)
+	}
+	defer e.deliver(rm) // even if the Set panics: its removals happened
+	return s.set(h, key, value, e.expiry(ttl), rm)
 }
 
 // badSet explains why a Set was refused; on a closed cache that is the first thing to say.
@@ -447,8 +463,10 @@ func (c *Cache) Delete(key []byte) bool {
 	e := c.engine()
 	h := e.hash(key)
 	rm := e.newRemovals()
+	if rm != nil {
+		defer e.deliver(rm) // even if the Delete panics: its removals happened
+	}
 	present := e.shardFor(h).delete(h, key, rm)
-	e.deliver(rm)
 	runtime.KeepAlive(c)
 	return present
 }
@@ -525,7 +543,12 @@ func (e *engine) close() error {
 	e.closeOnce.Do(func() {
 		if e.stop != nil {
 			close(e.stop)
-			<-e.janitorDone
+			// Unless Close is called from OnRemoval on the janitor's goroutine, which would wait
+			// for itself: the janitor then touches nothing more, since it works only under shard
+			// locks and every shard is marked closed below; it exits after its callback.
+			if !e.janitorReporting.Load() {
+				<-e.janitorDone
+			}
 		}
 		e.closing.Store(true) // lock-free readers that start from now on touch nothing
 		// Deferred, so that Close completes even if marking a shard panicked: a cache half

@@ -64,8 +64,10 @@ func (c *Cache) writeIf(dst, key, value, old []byte, ttl time.Duration, cond con
 		e.warm(s, h, key)
 	}
 	rm := e.newRemovals()
+	if rm != nil {
+		defer e.deliver(rm) // even if the write panics: its removals happened
+	}
 	out, stored, err = s.writeIf(h, key, value, old, dst, e.expiry(ttl), cond, rm)
-	e.deliver(rm)
 	runtime.KeepAlive(c)
 	return out, stored, err
 }

@@ -57,10 +57,12 @@ type Config struct {
 	// not by the read. [Cache.Reset] and [Cache.Close] report nothing.
 	//
 	// key and value are copies, valid only until the call returns: copy what you keep. The
-	// function may call any method of the cache. A panic in it goes on to the caller of the
-	// operation, once the other removals of that operation have been reported; the cache is
-	// left as if it had returned (on the janitor's goroutine, a panic ends the program, as in
-	// a function run by time.AfterFunc).
+	// function may call any method of the cache, Close included, and may refer to the cache:
+	// that does not keep a dropped cache from its cleanup. A panic in it goes on to the caller
+	// of the operation, once the other removals of that operation have been reported; the cache
+	// is left as if it had returned (on the janitor's goroutine, a panic ends the program, as in
+	// a function run by time.AfterFunc). If the operation itself panics, its removals are
+	// reported all the same on the way out.
 	//
 	// Nil costs nothing. Set, each removal costs a copy of its key and value into a buffer
 	// reused from operation to operation, at most about a segment's worth per operation.

@@ -26,7 +26,10 @@ type flight[V any] struct {
 	v       V
 	err     error
 	waiters int // callers waiting; guarded by the group's mu
-	cancel  context.CancelFunc
+	// background marks a flight started with no caller (a refresh): no caller's leaving
+	// cancels it, since none started it.
+	background bool
+	cancel     context.CancelFunc
 }
 
 // do returns the result of the flight for key, starting one with load if there is none, or
@@ -64,7 +67,7 @@ func (g *flightGroup[V]) join(ctx context.Context, key string, load func(ctx con
 			g.flights = make(map[string]*flight[V])
 		}
 		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &flight[V]{done: make(chan struct{}), cancel: cancel}
+		f = &flight[V]{done: make(chan struct{}), cancel: cancel, background: waiters == 0}
 		g.flights[key] = f
 		go g.run(lctx, key, f, load)
 	}
@@ -77,7 +80,7 @@ func (g *flightGroup[V]) leave(key string, f *flight[V]) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	f.waiters--
-	if f.waiters == 0 {
+	if f.waiters == 0 && !f.background {
 		f.cancel()
 		if g.flights[key] == f {
 			delete(g.flights, key)

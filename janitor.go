@@ -58,7 +58,12 @@ func (e *engine) janitorPass() {
 // once it has released it, reports the entries the step removed.
 func (s *shard) janitorStep() (did, closed bool) {
 	rm := s.e.newRemovals()
+	if rm == nil {
+		return s.janitorStepRecording(nil)
+	}
 	did, closed = s.janitorStepRecording(rm)
+	s.e.janitorReporting.Store(true)
+	defer s.e.janitorReporting.Store(false)
 	s.e.deliver(rm)
 	return did, closed
 }

@@ -74,7 +74,7 @@ func (r *removals) add(key, value []byte, cause RemovalCause) {
 // newRemovals returns an empty record for an operation that may remove entries, or nil when the
 // cache has no OnRemoval.
 func (e *engine) newRemovals() *removals {
-	if e.onRemoval == nil {
+	if !e.reportsRemovals {
 		return nil
 	}
 	return removalsPool.Get().(*removals)
@@ -83,9 +83,18 @@ func (e *engine) newRemovals() *removals {
 // deliver calls OnRemoval for every entry rm recorded, in order, and recycles rm. The caller
 // holds no lock. A callback that panics does not stop the others: every removal is reported
 // once, and the first panic goes on to the caller after the last callback.
+//
+// When deliver runs because the operation panicked, the callbacks run all the same (no lock is
+// held by then), and a callback's panic replaces the operation's.
 func (e *engine) deliver(rm *removals) {
 	if rm == nil {
 		return
+	}
+	// The function is the handle's; once the handle is unreachable (a dropped cache, whose
+	// janitor may still run until the cleanup closes it) there is nobody to tell.
+	var fn func(key, value []byte, cause RemovalCause)
+	if h := e.removalsTo.Value(); h != nil {
+		fn = h.onRemoval
 	}
 	var (
 		first    any
@@ -96,7 +105,10 @@ func (e *engine) deliver(rm *removals) {
 		k := rm.buf[start : start+rec.keyLen : start+rec.keyLen]
 		v := rm.buf[start+rec.keyLen : start+rec.keyLen+rec.valLen : start+rec.keyLen+rec.valLen]
 		start += rec.keyLen + rec.valLen
-		if p, ok := callRemoval(e.onRemoval, k, v, rec.cause); !ok && !panicked {
+		if fn == nil {
+			continue
+		}
+		if p, ok := callRemoval(fn, k, v, rec.cause); !ok && !panicked {
 			first, panicked = p, true
 		}
 	}
@@ -135,7 +147,7 @@ func (s *shard) removedLocked(pos int, en *entry, cause RemovalCause) {
 	}
 	if s.rm != nil {
 		s.rm.add(s.key(pos, en), s.value(pos, en), cause)
-	} else if debug && s.e.onRemoval != nil {
+	} else if debug && s.e.reportsRemovals {
 		broken("an entry left the cache with no removals record to report it")
 	}
 }

@@ -3,6 +3,7 @@ package mmcache
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -946,4 +947,55 @@ func TestRemovalEvictionsReported(t *testing.T) {
 		}
 	}
 	mustCheck(t, c, "end")
+}
+
+// TestRemovalCallbackClosesFromJanitor: OnRemoval called by the janitor goroutine may Close the
+// cache. Would catch Close waiting for the janitor to exit while the janitor waits for the
+// callback: a deadlock that also blocked every later Close.
+func TestRemovalCallbackClosesFromJanitor(t *testing.T) {
+	leakCheck(t)
+	clock := newFakeClock()
+	var c *Cache
+	closed := make(chan error, 1)
+	cfg := Config{Capacity: 4 << 20, JanitorInterval: time.Millisecond}
+	cfg.OnRemoval = func(key, value []byte, cause RemovalCause) {
+		if cause == RemovalExpired {
+			closed <- c.Close()
+		}
+	}
+	c = newCacheT(t, cfg, clock, nil)
+	require.NoError(t, c.SetWithTTL([]byte("k"), []byte("v"), time.Second))
+	clock.advance(int64(time.Second)) // the janitor goroutine finds it expired
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second): // a guard against a hang, not a timing assertion
+		t.Fatal("Close called from OnRemoval on the janitor goroutine did not return")
+	}
+	require.NoError(t, c.Close()) // and from this goroutine too
+	require.ErrorIs(t, c.Set([]byte("k"), nil), ErrClosed)
+}
+
+// TestRemovalCallbackKeepsNoCacheAlive: an OnRemoval that refers to the cache, as one that
+// calls its methods must, does not keep a dropped cache from its cleanup. Would catch the
+// callback held by the engine, which the cleanup and the janitor hold.
+func TestRemovalCallbackKeepsNoCacheAlive(t *testing.T) {
+	leakCheck(t)
+	before, janitors := liveMappings.Load(), janitorGoroutines()
+	func() {
+		var c *Cache
+		cfg := Config{Capacity: 4 << 20, JanitorInterval: time.Millisecond}
+		cfg.OnRemoval = func(key, value []byte, cause RemovalCause) { _ = c.Len() }
+		var err error
+		c, err = New(cfg)
+		require.NoError(t, err)
+		require.NoError(t, c.Set([]byte("k"), []byte("v1")))
+		require.NoError(t, c.Set([]byte("k"), []byte("v2"))) // a report, with the callback called
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for liveMappings.Load() != before || janitorGoroutines() != janitors {
+		require.True(t, time.Now().Before(deadline), "the dropped cache was not released")
+		runtime.GC()
+		runtime.Gosched()
+	}
 }

@@ -75,8 +75,10 @@ func (c *Cache) Touch(key []byte, ttl time.Duration) (bool, error) {
 	}
 	h := e.hash(key)
 	rm := e.newRemovals()
+	if rm != nil {
+		defer e.deliver(rm) // even if the Touch panics: its removals happened
+	}
 	ok, err := e.shardFor(h).touch(h, key, e.expiry(ttl), rm)
-	e.deliver(rm)
 	runtime.KeepAlive(c)
 	return ok, err
 }
@@ -135,4 +137,21 @@ func (s *shard) allocKeeping(size int, keep arena.ID) (pos int, reclaimed bool, 
 	s.ar.Pin(keep)
 	defer s.ar.Unpin(keep) // not retired: only Reset retires, and Reset is not under way
 	return s.alloc(size, true)
+}
+
+// firstByte returns the first byte of the value of key's live entry, without counting a lookup
+// or marking the entry read: what Typed.Has needs to tell a value from a negative entry.
+func (c *Cache) firstByte(key []byte) (b byte, ok bool) {
+	e := c.engine()
+	h := e.hash(key)
+	s := e.shardFor(h)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	mayPanic(pointReadLocked)
+	_, pos, en, found := s.lookupLive(h, key)
+	if found && en.valLen > 0 {
+		b, ok = s.value(pos, &en)[0], true
+	}
+	runtime.KeepAlive(c)
+	return b, ok
 }

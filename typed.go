@@ -227,7 +227,8 @@ func (t *Typed[K, V]) decodeError(err error, count bool) error {
 	return fmt.Errorf("%w: %w", ErrDecode, err)
 }
 
-// Delete removes key, as [Cache.Delete] does, and reports whether it held a live entry.
+// Delete removes key, as [Cache.Delete] does, and reports whether it held a live entry (with
+// [WithNegativeCaching], a remembered failed load counts as one).
 func (t *Typed[K, V]) Delete(key K) bool { return t.c.Delete(keyBytes(&key)) }
 
 // Has reports whether key has a live entry (not a negative one).
@@ -235,9 +236,8 @@ func (t *Typed[K, V]) Has(key K) bool {
 	if t.header == 0 {
 		return t.c.Has(keyBytes(&key))
 	}
-	value := false
-	t.c.View(keyBytes(&key), func(b []byte) { value = len(b) > 0 && b[0] == tagValue })
-	return value
+	tag, ok := t.c.firstByte(keyBytes(&key))
+	return ok && tag == tagValue
 }
 
 // All returns an iterator over the cache's entries, decoded, with the consistency of
@@ -316,7 +316,9 @@ func (t *Typed[K, V]) loadAndStore(ctx context.Context, name string, load func(c
 	}
 	v, ttl, err := load(ctx, key)
 	if err != nil {
-		if t.opts.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
+		// A refresh that fails leaves the value as it is, even when the key is gone: the value
+		// stays until its TTL, as WithRefreshAhead says.
+		if !refresh && t.opts.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
 			_ = t.c.SetWithTTL(kb, []byte{tagNotFound}, t.opts.negativeTTL)
 		}
 		return v, err

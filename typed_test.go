@@ -555,3 +555,87 @@ func TestTypedAll(t *testing.T) {
 	}
 	require.Len(t, seen, 500)
 }
+
+// TestGetOrLoadRefreshNotFoundKeepsValue: with refresh-ahead and negative caching, a refresh
+// whose load fails with ErrNotFound leaves the live value, as any failed refresh does. Would
+// catch the negative entry written over it.
+func TestGetOrLoadRefreshNotFoundKeepsValue(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
+	tc := NewTyped[string, string](c, StringCodec{}, WithRefreshAhead(10*time.Second), WithNegativeCaching(time.Minute))
+	var wall atomic.Int64
+	wall.Store(1_000_000_000)
+	tc.wall = wall.Load
+	var gone atomic.Bool
+	loaded := make(chan struct{}, 4)
+	load := func(ctx context.Context, key string) (string, time.Duration, error) {
+		defer func() { loaded <- struct{}{} }()
+		if gone.Load() {
+			return "", 0, fmt.Errorf("lookup %s: %w", key, ErrNotFound)
+		}
+		return "v1", time.Hour, nil
+	}
+	_, err := tc.GetOrLoad(context.Background(), "k", load)
+	require.NoError(t, err)
+	<-loaded
+	gone.Store(true)
+	wall.Add(int64(11 * time.Second))
+	v, err := tc.GetOrLoad(context.Background(), "k", load) // stale: served, refreshed behind
+	require.NoError(t, err)
+	require.Equal(t, "v1", v)
+	<-loaded
+	noFlights(tc)
+	v, err = tc.Get("k")
+	require.NoError(t, err)
+	require.Equal(t, "v1", v)
+	require.True(t, tc.Has("k"))
+}
+
+// TestFlightBackgroundNotCancelledByJoiner: a caller that joins a background flight (a
+// refresh) and gives up does not cancel it: nobody who started it gave up.
+func TestFlightBackgroundNotCancelledByJoiner(t *testing.T) {
+	leakCheck(t)
+	var g flightGroup[int]
+	started, release := make(chan struct{}), make(chan struct{})
+	result := make(chan error, 1)
+	g.start(context.Background(), "k", func(ctx context.Context) (int, error) {
+		close(started)
+		<-release
+		result <- ctx.Err()
+		return 1, nil
+	})
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	joined := make(chan error, 1)
+	go func() {
+		_, err := g.do(ctx, "k", func(context.Context) (int, error) { return 2, nil })
+		joined <- err
+	}()
+	for { // until the caller has joined
+		g.mu.Lock()
+		w := g.flights["k"].waiters
+		g.mu.Unlock()
+		if w == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	require.ErrorIs(t, <-joined, context.Canceled)
+	close(release)
+	require.NoError(t, <-result, "the refresh's context was cancelled by a caller that left")
+}
+
+// TestTypedHasCountsNothing: with framing, Has reads the tag without counting a lookup.
+func TestTypedHasCountsNothing(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: 8 << 20}, nil, nil)
+	tc := NewTyped[string, string](c, StringCodec{}, WithNegativeCaching(time.Minute))
+	require.NoError(t, tc.Set("k", "v"))
+	before := c.Stats()
+	require.True(t, tc.Has("k"))
+	require.False(t, tc.Has("absent"))
+	after := c.Stats()
+	require.Equal(t, before.Hits, after.Hits)
+	require.Equal(t, before.Misses, after.Misses)
+}

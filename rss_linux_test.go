@@ -8,7 +8,26 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
+
+// regionResident returns the resident bytes of c's mapping by asking the kernel page by page
+// (mincore), which holds whatever VMAs the kernel merged the mapping with; regionRSS needs the
+// mapping in VMAs of its own.
+func regionResident(t testing.TB, c *Cache) int64 {
+	page := os.Getpagesize()
+	vec := make([]byte, (len(c.e.region)+page-1)/page)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(c.e.region))),
+		uintptr(len(c.e.region)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
+	if errno != 0 {
+		t.Fatalf("mincore: %v", errno)
+	}
+	n := int64(0)
+	for _, v := range vec {
+		n += int64(v & 1)
+	}
+	return n * int64(page)
+}
 
 // regionRSS returns the resident bytes of c's mapping alone, summed over the VMAs the kernel
 // split it into (madvise splits it), from /proc/self/smaps: what the cache adds to RSS.

@@ -981,8 +981,8 @@ func TestRemovalCallbackClosesFromJanitor(t *testing.T) {
 // callback held by the engine, which the cleanup and the janitor hold.
 func TestRemovalCallbackKeepsNoCacheAlive(t *testing.T) {
 	leakCheck(t)
-	before, janitors := liveMappings.Load(), janitorGoroutines()
-	func() {
+	// The engine, which the cleanup closes; holding it does not hold the handle.
+	e := func() *engine {
 		var c *Cache
 		cfg := Config{Capacity: 4 << 20, JanitorInterval: time.Millisecond}
 		cfg.OnRemoval = func(key, value []byte, cause RemovalCause) { _ = c.Len() }
@@ -991,11 +991,15 @@ func TestRemovalCallbackKeepsNoCacheAlive(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, c.Set([]byte("k"), []byte("v1")))
 		require.NoError(t, c.Set([]byte("k"), []byte("v2"))) // a report, with the callback called
+		return c.e
 	}()
+	// This cache's own state, not the process's counts of mappings and janitors, which caches
+	// other tests dropped may change meanwhile.
 	deadline := time.Now().Add(30 * time.Second)
-	for liveMappings.Load() != before || janitorGoroutines() != janitors {
+	for !e.released.Load() {
 		require.True(t, time.Now().Before(deadline), "the dropped cache was not released")
 		runtime.GC()
 		runtime.Gosched()
 	}
+	<-e.janitorDone
 }

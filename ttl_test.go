@@ -437,18 +437,7 @@ func TestTouchMovingInAFullCache(t *testing.T) {
 	leakCheck(t)
 	clock := newFakeClock()
 	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, clock, nil)
-	key := func(i int) []byte { return fmt.Appendf(nil, "key-%05d", i) }
-	n, vlen := 8000, 200 // about twice what fits
-	switch {
-	case debug:
-		n, vlen = 800, 2000 // fewer entries: every write walks its shard to check it
-	case testsUnderRace():
-		n, vlen = 4000, 400
-	}
-	for i := range n {
-		require.NoError(t, c.Set(key(i), valueFor(key(i), 0, vlen)))
-	}
-	require.NotZero(t, c.Stats().Evictions)
+	key, n, vlen := fillPastCapacity(t, c)
 	touched := 0
 	for i := range n {
 		had := c.Has(key(i))
@@ -594,18 +583,7 @@ func TestTouchKeepsItsOwnEntry(t *testing.T) {
 	leakCheck(t)
 	rec := &rmRecorder{}
 	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1, OnRemoval: rec.record}, newFakeClock(), nil)
-	key := func(i int) []byte { return fmt.Appendf(nil, "key-%05d", i) }
-	n, vlen := 8000, 200 // about twice what fits
-	switch {
-	case debug:
-		n, vlen = 800, 2000 // fewer entries: every write walks its shard to check it
-	case testsUnderRace():
-		n, vlen = 4000, 400
-	}
-	for i := range n {
-		require.NoError(t, c.Set(key(i), valueFor(key(i), 0, vlen)))
-	}
-	require.NotZero(t, c.Stats().Evictions)
+	key, n, vlen := fillPastCapacity(t, c)
 	rec.take()
 	var lost []string
 	touched := 0
@@ -646,4 +624,24 @@ func TestTouchKeepsItsOwnEntry(t *testing.T) {
 			len(lost), touched, strings.Join(lost[:min(len(lost), 5)], "\n"))
 	}
 	mustCheck(t, c, "end")
+}
+
+// fillPastCapacity writes about twice what c, a one-shard MinCapacity cache, holds, with keys
+// key(0) to key(n-1), values of vlen bytes and no TTL, so that it has evicted and is full. Fewer, larger entries in
+// the debug build, where every write walks its shard, and under the race detector.
+func fillPastCapacity(t *testing.T, c *Cache) (key func(int) []byte, n, vlen int) {
+	t.Helper()
+	key = func(i int) []byte { return fmt.Appendf(nil, "key-%05d", i) }
+	n, vlen = 8000, 200
+	switch {
+	case debug:
+		n, vlen = 800, 2000
+	case testsUnderRace():
+		n, vlen = 4000, 400
+	}
+	for i := range n {
+		require.NoError(t, c.Set(key(i), valueFor(key(i), 0, vlen)))
+	}
+	require.NotZero(t, c.Stats().Evictions)
+	return key, n, vlen
 }

@@ -195,6 +195,19 @@ func TestTypedAllocations(t *testing.T) {
 	runtime.KeepAlive(sink)
 }
 
+// getOrLoadFromMany calls tc.GetOrLoad(key, load) from n goroutines and returns the channel
+// their errors come back on.
+func getOrLoadFromMany(tc *Typed[string, string], key string, load func(context.Context, string) (string, time.Duration, error), n int) <-chan error {
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := tc.GetOrLoad(context.Background(), key, load)
+			errs <- err
+		}()
+	}
+	return errs
+}
+
 // waitFlight returns once the flight for key has n callers waiting.
 func waitFlight[K Key, V any](t *Typed[K, V], key string, n int) {
 	for {
@@ -377,13 +390,7 @@ func TestGetOrLoadErrorsAndPanics(t *testing.T) {
 		return "", 0, errBackend
 	}
 	const callers = 10
-	errs := make(chan error, callers)
-	for range callers {
-		go func() {
-			_, err := tc.GetOrLoad(context.Background(), "e", failing)
-			errs <- err
-		}()
-	}
+	errs := getOrLoadFromMany(tc, "e", failing, callers)
 	waitFlight(tc, "e", callers)
 	close(release)
 	for range callers {
@@ -400,12 +407,7 @@ func TestGetOrLoadErrorsAndPanics(t *testing.T) {
 		<-release2
 		panic("boom")
 	}
-	for range callers {
-		go func() {
-			_, err := tc.GetOrLoad(context.Background(), "p", panicking)
-			errs <- err
-		}()
-	}
+	errs = getOrLoadFromMany(tc, "p", panicking, callers)
 	waitFlight(tc, "p", callers)
 	close(release2)
 	for range callers {

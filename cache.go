@@ -275,15 +275,16 @@ func (e *engine) set(key, value []byte, ttl time.Duration) error {
 	}
 	h := e.hash(key)
 	s := e.shardFor(h)
+	var w warmed
 	if e.lockFree() {
-		e.warm(s, h, key)
+		w = e.warm(s, h, key)
 	}
 	rm := e.newRemovals()
 	if rm == nil {
-		return s.set(h, key, value, e.expiry(ttl), nil)
+		return s.set(h, key, value, e.expiry(ttl), nil, &w)
 	}
 	defer e.deliver(rm) // even if the Set panics: its removals happened
-	return s.set(h, key, value, e.expiry(ttl), rm)
+	return s.set(h, key, value, e.expiry(ttl), rm, &w)
 }
 
 // badSet explains why a Set was refused; on a closed cache that is the first thing to say.

@@ -60,26 +60,27 @@ func (c *Cache) writeIf(dst, key, value, old []byte, ttl time.Duration, cond con
 	}
 	h := e.hash(key)
 	s := e.shardFor(h)
+	var w warmed
 	if e.lockFree() {
-		e.warm(s, h, key)
+		w = e.warm(s, h, key)
 	}
 	rm := e.newRemovals()
 	if rm != nil {
 		defer e.deliver(rm) // even if the write panics: its removals happened
 	}
-	out, stored, err = s.writeIf(h, key, value, old, dst, e.expiry(ttl), cond, rm)
+	out, stored, err = s.writeIf(h, key, value, old, dst, e.expiry(ttl), cond, rm, &w)
 	runtime.KeepAlive(c)
 	return out, stored, err
 }
 
-func (s *shard) writeIf(h uint64, key, value, old, dst []byte, expire int64, cond condition, rm *removals) (out []byte, stored bool, err error) {
+func (s *shard) writeIf(h uint64, key, value, old, dst []byte, expire int64, cond condition, rm *removals, w *warmed) (out []byte, stored bool, err error) {
 	s.lockWith(rm)
 	defer s.unlock()
 	mayPanic(pointWriteLocked)
 	if s.closed {
 		return dst, false, ErrClosed
 	}
-	sl, pos, en, found := s.lookup(h, key)
+	sl, pos, en, found := s.lookupWarm(w, h, key)
 	live := found && !s.expiredNow(&en)
 	s.countLookup(live)
 	switch {

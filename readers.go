@@ -179,20 +179,53 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 	return out, left, hit, done
 }
 
-// warm looks key up in shard s without the lock and forgets the answer: it brings the index
-// bucket and the old entry, the two cache misses of a Set, into this core's cache before the
-// Set takes the write lock, so that they are not paid while the lock is held, readers of the
-// shard retry and other writers wait. Like a lock-free read, it owns a reader slot, so that
-// Close cannot unmap under it; without a free slot it does nothing.
-func (e *engine) warm(s *shard, h uint64, key []byte) {
+// warm looks key up in shard s without the lock: it brings the index bucket and the old
+// entry, the two cache misses of a Set, into this core's cache before the Set takes the write
+// lock, so that they are not paid while the lock is held, readers of the shard retry and other
+// writers wait. Like a lock-free read, it owns a reader slot, so that Close cannot unmap under
+// it; without a free slot it does nothing.
+//
+// What it found is also returned, with the sequence it was read at: a writer whose lock
+// directly follows that sequence (warmed.current) uses it instead of looking the key up again.
+func (e *engine) warm(s *shard, h uint64, key []byte) (w warmed) {
 	r := e.readers.claim()
 	if r == nil {
-		return
+		return w
 	}
 	defer r.release(false, false) // even on a panic
-	if !e.closing.Load() {
-		_, _, _, _, _ = s.peek(h, key)
+	if e.closing.Load() {
+		return w
 	}
+	// An acquire load (atomic): the loads of the lookup below cannot be satisfied before it,
+	// so if no writer locked the shard after it, they saw the state its last writer left.
+	seq := atomic.LoadUint64(&s.seq)
+	var sane bool
+	w.sl, w.pos, w.en, w.found, sane = s.peek(h, key)
+	w.seq, w.valid = seq, sane && seq&1 == 0
+	return w
+}
+
+// warmed is the lookup warm made without the lock.
+type warmed struct {
+	seq   uint64 // the shard's sequence before the lookup: even if no writer held the lock
+	sl    slot
+	pos   int
+	en    entry
+	found bool
+	valid bool // the lookup was sane and no writer held the lock when it began
+}
+
+// current reports whether w still describes shard s, whose write lock the caller has just
+// taken: no other writer held the lock between the lookup and this one, so nothing the lookup
+// read has changed (lock makes seq odd: one more than the even value w began at).
+func (w *warmed) current(s *shard) bool { return w.valid && s.seq == w.seq+1 }
+
+// lookupWarm is lookup, or what warm found if that is current. Write lock held.
+func (s *shard) lookupWarm(w *warmed, h uint64, key []byte) (sl slot, pos int, en entry, ok bool) {
+	if w.current(s) {
+		return w.sl, w.pos, w.en, w.found
+	}
+	return s.lookup(h, key)
 }
 
 // spareOverlaps reports whether appending to dst without growing it could write over key.

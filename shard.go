@@ -213,15 +213,15 @@ func (s *shard) key(pos int, en *entry) []byte {
 func offOf(pos int) uint32 { return uint32(pos>>entryAlignBits) + 1 }
 
 // set stores key and value, whose hash is h, with the given expiry (0: never), recording the
-// entries it removes in rm.
-func (s *shard) set(h uint64, key, value []byte, expire int64, rm *removals) error {
+// entries it removes in rm. w is what warm found, if anything.
+func (s *shard) set(h uint64, key, value []byte, expire int64, rm *removals, w *warmed) error {
 	s.lockWith(rm)
 	defer s.unlock()
 	mayPanic(pointWriteLocked)
 	if s.closed {
 		return ErrClosed
 	}
-	sl, pos, old, found := s.lookup(h, key)
+	sl, pos, old, found := s.lookupWarm(w, h, key)
 	return s.storeLocked(h, key, value, expire, sl, pos, old, found)
 }
 

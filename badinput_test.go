@@ -228,11 +228,11 @@ func TestBadConfigMessages(t *testing.T) {
 }
 
 // wantDefaultShards is the documented shard count for Shards 0 (below 16 GiB, where one group
-// holds every shard): 8 × GOMAXPROCS rounded up to a power of two, at most 256, halved while a
+// holds every shard): 16 × GOMAXPROCS rounded up to a power of two, at most 256, halved while a
 // shard would have less than 4 MiB of Capacity.
 func wantDefaultShards(capacity int) int {
 	shards := 1
-	for shards < 8*runtime.GOMAXPROCS(0) {
+	for shards < 16*runtime.GOMAXPROCS(0) {
 		shards *= 2
 	}
 	shards = min(shards, 256)

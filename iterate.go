@@ -36,7 +36,7 @@ const iterBatchBytes = 64 << 10
 // count as a use of the entries (nor in [Stats]).
 func (c *Cache) All() iter.Seq2[[]byte, []byte] {
 	return func(yield func(key, value []byte) bool) {
-		c.iterate(true, func(k, v []byte) bool { return yield(k, v) })
+		c.iterate(true, func(k, v []byte, _ int64) bool { return yield(k, v) })
 	}
 }
 
@@ -44,7 +44,7 @@ func (c *Cache) All() iter.Seq2[[]byte, []byte] {
 // [Cache.All]. A key is valid only until the loop's next step.
 func (c *Cache) Keys() iter.Seq[[]byte] {
 	return func(yield func(key []byte) bool) {
-		c.iterate(false, func(k, _ []byte) bool { return yield(k) })
+		c.iterate(false, func(k, _ []byte, _ int64) bool { return yield(k) })
 	}
 }
 
@@ -53,6 +53,8 @@ type iterator struct {
 	buf   []byte    // keys and values, back to back
 	recs  []iterRec // the batch's entries, in buf's order
 	cands []iterCand
+	// touched keeps the loads of copyBatch's prefetching loop from being optimised away.
+	touched byte
 }
 
 type iterRec struct {
@@ -67,39 +69,53 @@ type iterCand struct {
 	pos  int
 }
 
-func (c *Cache) iterate(values bool, yield func(k, v []byte) bool) {
+// iterate runs the loop of All and Keys (with values false, v is empty) and of Save: yield gets
+// each entry's key, value and expiry on the cache's clock (0: never).
+func (c *Cache) iterate(values bool, yield func(k, v []byte, expire int64) bool) {
 	e := c.engine()
-	it := &iterator{
+	it := newIterator()
+	defer runtime.KeepAlive(c)
+	for i := range e.shards {
+		if !e.iterateShard(&e.shards[i], it, values, yield) {
+			return
+		}
+	}
+}
+
+func newIterator() *iterator {
+	return &iterator{
 		buf:   make([]byte, 0, iterBatchBytes),
 		recs:  make([]iterRec, 0, pageBuckets*bucketSlots),
 		cands: make([]iterCand, 0, pageBuckets*bucketSlots),
 	}
-	defer runtime.KeepAlive(c)
-	for i := range e.shards {
-		s := &e.shards[i]
-		for cursor := uint64(0); cursor <= 1<<32-1; {
-			next, open := s.copyBatch(it, uint32(cursor), values)
-			if !open {
-				return
-			}
-			start := 0
-			for _, r := range it.recs {
-				k := it.buf[start : start+r.keyLen : start+r.keyLen]
-				v := it.buf[start+r.keyLen : start+r.keyLen+r.valLen : start+r.keyLen+r.valLen]
-				start += r.keyLen + r.valLen
-				if e.closing.Load() {
-					return
-				}
-				if r.expire != 0 && r.expire <= e.now() {
-					continue // it expired since it was copied
-				}
-				if !yield(k, v) {
-					return
-				}
-			}
-			cursor = next
+}
+
+// iterateShard is iterate over shard s alone, with it as its buffers. It returns false if the
+// loop is to end: yield returned false, or the cache is closed.
+func (e *engine) iterateShard(s *shard, it *iterator, values bool, yield func(k, v []byte, expire int64) bool) bool {
+	for cursor := uint64(0); cursor <= 1<<32-1; {
+		next, open := s.copyBatch(it, uint32(cursor), values)
+		if !open {
+			return false
 		}
+		start := 0
+		for _, r := range it.recs {
+			k := it.buf[start : start+r.keyLen : start+r.keyLen]
+			v := it.buf[start+r.keyLen : start+r.keyLen+r.valLen : start+r.keyLen+r.valLen]
+			start += r.keyLen + r.valLen
+			if e.closing.Load() {
+				return false
+			}
+			if r.expire != 0 && r.expire <= e.now() {
+				continue // it expired since it was copied
+			}
+			if !yield(k, v, r.expire) {
+				return false
+			}
+		}
+		cursor = next
 	}
+	return true
 }
 
 // copyBatch copies into it the live entries of the index page that holds fingerprint from
@@ -123,26 +139,36 @@ func (s *shard) copyBatch(it *iterator, from uint32, values bool) (next uint64, 
 	d := s.idx.localDepth(pg)
 	next = (uint64(from)>>(32-d) + 1) << (32 - d)
 	now, total := s.e.now(), 0
+	// First the positions, from the index page alone; then the entries' first bytes, in a loop
+	// of independent loads that the processor overlaps, so that the entries, scattered over the
+	// shard's segments, cost about one memory latency for the page instead of one each.
 	for b := pg; b < pg+indexPageSize; b += bucketBytes {
 		for i := range bucketSlots {
 			sl := slot{b, i}
-			off := s.idx.off(sl)
-			if off == 0 || s.idx.fp(sl) < from {
-				continue
+			if off := s.idx.off(sl); off != 0 && s.idx.fp(sl) >= from {
+				it.cands = append(it.cands, iterCand{s.idx.fp(sl), 0, int(off-1) << entryAlignBits})
 			}
-			pos := int(off-1) << entryAlignBits
-			en := readEntry(s.data[pos:])
-			if en.expired(now) {
-				continue
-			}
-			size := en.keyLen
-			if values {
-				size += en.valLen
-			}
-			it.cands = append(it.cands, iterCand{s.idx.fp(sl), size, pos})
-			total += size
 		}
 	}
+	touched := byte(0)
+	for _, cd := range it.cands {
+		touched |= s.data[cd.pos]
+	}
+	it.touched = touched
+	live := it.cands[:0]
+	for _, cd := range it.cands {
+		en := readEntry(s.data[cd.pos:])
+		if en.expired(now) {
+			continue
+		}
+		cd.size = en.keyLen
+		if values {
+			cd.size += en.valLen
+		}
+		live = append(live, cd)
+		total += cd.size
+	}
+	it.cands = live
 	if total > iterBatchBytes {
 		// Too much for one batch: the lowest fingerprints first, those of the last one taken
 		// all together, so that the cursor can move past it.

@@ -1,6 +1,7 @@
 package mmcache_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log"
@@ -343,4 +344,39 @@ func ExampleConfig_onRemoval() {
 	// Output:
 	// replaced k (was v1)
 	// deleted k (was v2)
+}
+
+// Save writes a snapshot while the cache serves; Load adds it to another cache, of any shape.
+// A file on tmpfs (/dev/shm) carries it across a restart; here a buffer does.
+func ExampleCache_Save() {
+	c, err := mmcache.New(mmcache.Config{Capacity: 8 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 1000 {
+		_ = c.SetWithTTL([]byte("session:"+strconv.Itoa(i)), []byte("state"), time.Hour)
+	}
+	var snap bytes.Buffer
+	if err := c.Save(&snap); err != nil {
+		log.Fatal(err)
+	}
+
+	next, err := mmcache.New(mmcache.Config{Capacity: 16 << 20, Shards: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer next.Close()
+	n, err := next.Load(&snap)
+	fmt.Println(n, err)
+	_, ttl, ok := next.GetWithTTL(nil, []byte("session:7"))
+	fmt.Println(ok, ttl > 59*time.Minute)
+
+	// A snapshot cut short is refused.
+	n, err = next.Load(bytes.NewReader([]byte("mmcsnap\x00 and nothing more")))
+	fmt.Println(n, errors.Is(err, mmcache.ErrBadSnapshot))
+	// Output:
+	// 1000 <nil>
+	// true true
+	// 0 true
 }

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,13 @@ type engine struct {
 
 	decodeErrors atomic.Uint64 // values a Typed view could not decode
 
+	// With Config.Path (persist.go): the open, locked file behind the mapping, and its header
+	// in the mapping's first page. shared is true then: released pages must be punched out of
+	// the file, not merely dropped.
+	file    *cacheFile
+	fileHdr *fileHeader
+	shared  bool
+
 	readers *readerSlots // lock-free readers at work; see readers.go
 	closing atomic.Bool  // Close has begun: lock-free readers touch nothing
 
@@ -144,7 +152,17 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	region, err := newRegion(l.mapSize)
+	var (
+		region []byte
+		file   *cacheFile
+		hdr    *fileHeader
+		attach bool
+	)
+	if cfg.Path != "" {
+		file, region, hdr, attach, err = fileRegion(&cfg, &l, os.Getpagesize())
+	} else {
+		region, err = newRegion(l.mapSize)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -161,22 +179,48 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		inlineJanitor:   l.janitor < 0,
 		onRemovalAtNew:  cfg.OnRemoval,
 		reportsRemovals: cfg.OnRemoval != nil,
+		file:            file,
+		fileHdr:         hdr,
+		shared:          file != nil,
+	}
+	fail := func(err error) (*engine, error) {
+		_ = freeRegion(region)
+		if file != nil {
+			_ = file.close()
+		}
+		return nil, err
+	}
+	if attach {
+		if err := e.attach(cfg.Path); err != nil {
+			return fail(err)
+		}
+		return e, nil
 	}
 	for i := range e.groups {
-		if err := e.initGroup(i, region[i*l.groupSize:(i+1)*l.groupSize:(i+1)*l.groupSize]); err != nil {
-			_ = freeRegion(region)
-			return nil, fmt.Errorf("mmcache: formatting group %d: %w", i, err)
+		part := region[l.base+i*l.groupSize : l.base+(i+1)*l.groupSize : l.base+(i+1)*l.groupSize]
+		if err := e.initGroup(i, part, false); err != nil {
+			return fail(fmt.Errorf("mmcache: formatting group %d: %w", i, err))
 		}
+	}
+	if file != nil {
+		e.markOpen(os.Getpagesize())
 	}
 	return e, nil
 }
 
-// initGroup formats part, group i's share of the mapping (pool.go), and its shards.
-func (e *engine) initGroup(i int, part []byte) error {
+// initGroup formats part, group i's share of the mapping (pool.go), and its shards; or, with
+// attach, takes over what a cache that closed cleanly left there (persist.go).
+func (e *engine) initGroup(i int, part []byte, attach bool) error {
 	l := &e.lay
 	perGroup := l.shards / l.groups
 	arenaEnd := l.arenaOff + arena.Overhead(l.segments) + l.segments*l.segSize + arena.Align - 1
-	ar, err := arena.New(part[l.arenaOff:arenaEnd], l.segSize)
+	var ar *arena.Arena
+	var err error
+	if attach {
+		ar, err = attachGroup(part, l, perGroup)
+	} else {
+		ar, err = arena.New(part[l.arenaOff:arenaEnd], l.segSize)
+	}
 	if err != nil {
 		return err
 	}
@@ -201,7 +245,7 @@ func (e *engine) initGroup(i int, part []byte) error {
 	for j := range g.shards {
 		hdr := (*shardHeader)(wordAt(part, groupHeaderSize+j*shardHeaderSize))
 		dir := part[dirs+j*l.dirBytes : dirs+(j+1)*l.dirBytes : dirs+(j+1)*l.dirBytes]
-		g.shards[j].init(e, g, j, hdr, dir, l)
+		g.shards[j].init(e, g, j, hdr, dir, l, attach)
 	}
 	return nil
 }
@@ -212,7 +256,7 @@ func (e *engine) reservedBytes() int {
 	if len(e.groups) == 0 {
 		return 0
 	}
-	return len(e.groups) * (e.lay.headBytes + arena.Overhead(e.lay.segments))
+	return e.lay.base + len(e.groups)*(e.lay.headBytes+arena.Overhead(e.lay.segments))
 }
 
 // now is the cache's clock in nanoseconds: monotonic, starting at 1 when the cache is made, so
@@ -584,5 +628,13 @@ func (e *engine) release() error {
 	if !e.released.CompareAndSwap(false, true) {
 		return nil
 	}
-	return freeRegion(e.region)
+	if e.file == nil {
+		return freeRegion(e.region)
+	}
+	e.markClean()
+	err := freeRegion(e.region)
+	if cerr := e.file.close(); err == nil {
+		err = cerr
+	}
+	return err
 }

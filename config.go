@@ -72,6 +72,26 @@ type Config struct {
 	// NoHugePages turns off the transparent-huge-page advice on Linux. Huge pages cut TLB misses
 	// on lookups in a large cache; RSS is bounded by Capacity either way.
 	NoHugePages bool
+
+	// Path, when set, puts the cache's mapping in a file at that path instead of anonymous
+	// memory, so that the next process to call New with the same Path and layout finds every
+	// live entry in place at once, index included, with no rebuild (docs/persistence.md). Meant
+	// for tmpfs such as /dev/shm, where the file costs the same as anonymous memory; on a disk
+	// the kernel would write the cache back to it. Linux only.
+	//
+	// New creates the file (mode 0600, never following a symlink) at Capacity bytes, or
+	// reattaches one that a cache closed cleanly with [Cache.Close] left there. It refuses a
+	// file that is not a regular file owned by this process's user, or that group or others may
+	// write ([ErrUnsafeFile]), and one that another cache, in this process or another, has open
+	// ([ErrFileLocked]). A file of another layout (Capacity, Shards, MaxEntrySize, ...) or
+	// version gives [ErrIncompatible], naming what differs, unless ResetIncompatible is set. A
+	// file whose last cache did not Close (the process was killed) is not trusted: New starts
+	// empty and rewrites it. Stats counters start at zero; Len and the bytes counts carry over.
+	Path string
+
+	// ResetIncompatible makes New start empty over a file at Path that it would refuse with
+	// [ErrIncompatible]: the file is rewritten from scratch, never half-used.
+	ResetIncompatible bool
 }
 
 const (
@@ -130,6 +150,9 @@ type layout struct {
 	ttl       time.Duration
 	janitor   time.Duration
 	hugePages bool
+	// base is where the first group starts: 0, or a page for the file header when the mapping
+	// is a file (persist.go).
+	base int
 }
 
 func invalid(format string, args ...any) error {
@@ -215,10 +238,13 @@ func (cfg Config) layoutFor(maxEntry, perSegment int) (layout, error) {
 	if l.janitor == 0 {
 		l.janitor = DefaultJanitorInterval
 	}
+	if cfg.Path != "" {
+		l.base = page
+	}
 	for uint64(l.mapSize/l.groups) > maxGroupBytes {
 		l.groups *= 2
 	}
-	l.groupSize = (l.mapSize / l.groups) &^ (page - 1)
+	l.groupSize = ((l.mapSize - l.base) / l.groups) &^ (page - 1)
 	segSize := max(roundUp(perSegment*(l.maxEntry+maxHeaderSize), page), minSegmentSize)
 	if segSize > arena.MaxSegmentSize {
 		segSize = roundUp(l.maxEntry+maxHeaderSize, page)

@@ -445,10 +445,10 @@ func (x *index) split(fp, p uint32, s *shard) {
 }
 
 // reset forgets every page and returns the directory to depth 0. Write lock held.
-func (x *index) reset() {
+func (x *index) reset(shared bool) {
 	atomic.StoreUint32(&x.hdr.depth, 0)
 	x.hdr.pages = 0
-	zeroPages(x.dir)
+	zeroPages(x.dir, shared)
 }
 
 // eachPage calls fn once for each page of the index, with its number. Write lock held.

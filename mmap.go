@@ -21,8 +21,9 @@ import (
 
 // Hooks over the platform calls, so tests can inject failures. Never changed outside tests.
 var (
-	mapFunc     = mapMemory
-	releaseFunc = releaseMemory
+	mapFunc           = mapMemory
+	releaseFunc       = releaseMemory
+	releaseSharedFunc = releaseShared // for a mapping of a file (Config.Path)
 )
 
 // liveMappings counts regions mapped and not yet unmapped, across all caches. Tests read it to
@@ -59,20 +60,28 @@ func pageTrim(b []byte) (start, end int) {
 	return int(s - base), int(e - base)
 }
 
-// dropPages gives the whole pages of b back to the operating system; b's contents become
-// undefined. A failure only keeps the memory resident.
-func dropPages(b []byte) {
+// release is releaseFunc, or releaseSharedFunc for a shared mapping of a file.
+func release(b []byte, shared bool) (zeroed bool, err error) {
+	if shared {
+		return releaseSharedFunc(b)
+	}
+	return releaseFunc(b)
+}
+
+// dropPages gives the whole pages of b, part of a shared file mapping or not, back to the
+// operating system; b's contents become undefined. A failure only keeps the memory resident.
+func dropPages(b []byte, shared bool) {
 	if s, e := pageTrim(b); e > s {
-		_, _ = releaseFunc(b[s:e])
+		_, _ = release(b[s:e], shared)
 	}
 }
 
 // zeroPages makes b read as zeros, giving its whole pages back to the operating system where
 // the platform zeroes released pages, and clearing the rest.
-func zeroPages(b []byte) {
+func zeroPages(b []byte, shared bool) {
 	s, e := pageTrim(b)
 	if e > s {
-		if zeroed, err := releaseFunc(b[s:e]); err == nil && zeroed {
+		if zeroed, err := release(b[s:e], shared); err == nil && zeroed {
 			clear(b[:s])
 			clear(b[e:])
 			return

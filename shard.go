@@ -23,11 +23,12 @@ import (
 // count from the start of the group's data, in units of 4 bytes.
 type shard struct {
 	// Fixed after init and read by every call, so kept off the lines that writers dirty.
-	e  *engine
-	g  *group
-	ar *arena.Arena // g.ar
-	q  *arena.Queue // the main queue (policy.go); points into the mapping
-	sq *arena.Queue // the small queue, where new keys start; points into the mapping
+	e    *engine
+	g    *group
+	ar   *arena.Arena // g.ar
+	q    *arena.Queue // the main queue (policy.go); points into the mapping
+	sq   *arena.Queue // the small queue, where new keys start; points into the mapping
+	head *shardHeader // the shard's header in the mapping, which holds q and sq
 	// On 32-bit platforms, four bytes that keep seq 8-byte aligned (checked below).
 	_       [unsafe.Sizeof(uintptr(0)) % 8]byte
 	idx     index
@@ -73,7 +74,10 @@ type shardHeader struct {
 	q   arena.Queue // main
 	idx indexHeader
 	sq  arena.Queue // small
-	_   [shardHeaderSize - 2*arena.QueueSize - 8]byte
+	// entries and liveBytes as Close left them, for a cache that reattaches the file
+	// (persist.go); unused otherwise.
+	entries, liveBytes uint64
+	_                  [shardHeaderSize - 2*arena.QueueSize - 8 - 16]byte
 }
 
 var (
@@ -82,10 +86,11 @@ var (
 	_ = [1]struct{}{}[unsafe.Sizeof(shardHeader{})-shardHeaderSize]
 )
 
-func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, l *layout) {
+func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, l *layout, attach bool) {
 	*s = shard{
 		e:       e,
 		g:       g,
+		head:    hdr,
 		ar:      g.ar,
 		q:       &hdr.q,
 		sq:      &hdr.sq,
@@ -100,6 +105,11 @@ func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, 
 			maxDepth: l.dirDepth,
 			npages:   uint32(len(g.data) / indexPageSize),
 		},
+	}
+	if attach {
+		// Counters as the last Close left them; attach verifies them against the index.
+		s.entries, s.liveBytes = int(min(hdr.entries, 1<<62)), int(min(hdr.liveBytes, 1<<62))
+		return
 	}
 	*s.q, *s.sq = arena.Queue{}, arena.Queue{}
 }
@@ -787,7 +797,7 @@ func (s *shard) resetLocked() {
 	// in the pool, another shard may be writing to them.
 	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
 		if s.ar.Pins(id) == 0 {
-			dropPages(s.ar.Bytes(id))
+			dropPages(s.ar.Bytes(id), s.e.shared)
 		}
 	}
 	s.g.resetQueue(s.q)
@@ -796,9 +806,9 @@ func (s *shard) resetLocked() {
 	var pages []uint32
 	s.idx.eachPage(func(p uint32) { pages = append(pages, p) })
 	for _, p := range pages {
-		dropPages(s.data[int(p)*indexPageSize : int(p+1)*indexPageSize])
+		dropPages(s.data[int(p)*indexPageSize:int(p+1)*indexPageSize], s.e.shared)
 	}
-	s.idx.reset()
+	s.idx.reset(s.e.shared)
 	s.g.freePages(pages, s.e.readers.idle())
 	s.entries, s.liveBytes, s.writes = 0, 0, 0
 	s.debugCheckLocked()

@@ -150,6 +150,52 @@ func dataStart(nsegs int) int {
 // multiple of [Align] no larger than [MaxSegmentSize]. Region must be zeroed (as fresh anonymous
 // memory is) and aligned to 8 bytes; New writes only its header. Every segment starts fresh.
 func New(region []byte, segSize int) (*Arena, error) {
+	a, err := over(region, segSize)
+	if err != nil {
+		return nil, err
+	}
+	*a.hdr = header{free: None}
+	return a, nil
+}
+
+// Attach returns an Arena over a region that New formatted and that was written since, by this
+// process or an earlier one (a region in a file), with the same segment size. It trusts nothing
+// in the region: it verifies the whole arena as [Arena.Check] does, given every queue that
+// draws from it (queues the caller keeps in the region, and must not trust either), and that no
+// segment is pinned or retired, since no reader of an earlier process reads it now. It returns
+// the first fault found; its checks never read outside the region, however crafted its bytes.
+func Attach(region []byte, segSize int, queues ...*Queue) (*Arena, error) {
+	a, err := over(region, segSize)
+	if err != nil {
+		return nil, err
+	}
+	if int(a.hdr.fresh) > len(a.records) {
+		return nil, fmt.Errorf("arena: fresh mark %d is beyond the %d segments", a.hdr.fresh, len(a.records))
+	}
+	for i := range a.records {
+		r := &a.records[i]
+		switch {
+		case r.pins != 0:
+			return nil, fmt.Errorf("arena: segment %d is pinned by %d readers", i, r.pins)
+		case r.state > stateHeld || r.state == stateRetired:
+			return nil, fmt.Errorf("arena: segment %d is in state %d", i, r.state)
+		case i >= int(a.hdr.fresh) && r.state != stateFresh:
+			return nil, fmt.Errorf("arena: segment %d above the fresh mark is in state %d", i, r.state)
+		}
+	}
+	for _, q := range queues {
+		if q.retired != 0 {
+			return nil, fmt.Errorf("arena: a queue counts %d retired segments", q.retired)
+		}
+	}
+	if err := a.Check(queues...); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// over is an Arena over region, as New and Attach make it, without touching the region.
+func over(region []byte, segSize int) (*Arena, error) {
 	if segSize <= 0 || segSize%Align != 0 || segSize > MaxSegmentSize {
 		return nil, fmt.Errorf("arena: segment size %d is not a positive multiple of %d up to %d", segSize, Align, MaxSegmentSize)
 	}
@@ -161,7 +207,7 @@ func New(region []byte, segSize int) (*Arena, error) {
 		return nil, ErrTooSmall
 	}
 	start := dataStart(n)
-	a := &Arena{
+	return &Arena{
 		region: region,
 		// The region is 8-byte aligned, holds no Go pointers and outlives the Arena's use
 		// (its owner unmaps it only after the last call), so typed views into it are sound.
@@ -169,9 +215,7 @@ func New(region []byte, segSize int) (*Arena, error) {
 		records: unsafe.Slice((*Segment)(unsafe.Pointer(&region[headerSize])), n),
 		data:    region[start : start+n*segSize : start+n*segSize],
 		segSize: segSize,
-	}
-	*a.hdr = header{free: None}
-	return a, nil
+	}, nil
 }
 
 // ResetQueue empties q: its segments become free, except those still pinned by a reader, which

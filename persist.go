@@ -1,0 +1,265 @@
+package mmcache
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/mmcache/mmcache/arena"
+)
+
+// A cache with Config.Path keeps its mapping in a file. The mapping holds offsets and no
+// pointers, so the next process that maps the same file finds the index and the entries where
+// the last one left them: reattaching costs a validation, not a rebuild.
+//
+//	file: | file header (a page) | group 0 | group 1 | ... |      groups laid out as in memory
+//
+// The file header names the layout, so that a file is reattached only by a cache that reads it
+// the same way, and says whether its last cache closed cleanly. New marks the file open before
+// it serves anything; Close, once no call touches the mapping, writes each shard's counters into
+// its header, the clocks, and marks the file clean. A file found open was left by a process
+// that died: its shards may be half-written, and New starts empty over it.
+//
+// Expiry carries over on the wall clock. Entries keep their expiry on the cache's monotonic
+// clock (nanoseconds since New, plus one); Close records that clock and the wall clock, and
+// the next New starts its clock where the last one stopped plus the wall-clock time between,
+// so an entry that expired while no process had the file is not served. A wall clock set back
+// meanwhile counts as no time passed; one set forward expires entries early.
+
+// Errors of Config.Path.
+var (
+	// ErrIncompatible is wrapped by the error New returns for a file at Config.Path that this
+	// cache cannot reattach: another layout (the message names the field), another format
+	// version, not a cache file, or a file that fails validation. Config.ResetIncompatible
+	// starts empty over it instead.
+	ErrIncompatible = errors.New("mmcache: incompatible cache file")
+	// ErrFileLocked is wrapped by the error New returns for a file at Config.Path that another
+	// cache, in this process or another, has open.
+	ErrFileLocked = errors.New("mmcache: cache file is in use by another cache")
+	// ErrUnsafeFile is wrapped by the error New returns for a path that another local user
+	// could have planted or could change: not a regular file, owned by another user, or
+	// writable by group or others.
+	ErrUnsafeFile = errors.New("mmcache: unsafe cache file")
+)
+
+const (
+	fileMagic   = "mmcache\x00"
+	fileVersion = 1
+
+	fileOpen  = 1 // a cache has the file mapped, or died with it mapped
+	fileClean = 2 // the last cache closed it
+)
+
+// fileHeader is the first bytes of a cache file. Every field but State, ClosedWall and
+// ClosedClock describes the layout; Check covers all of them.
+type fileHeader struct {
+	Magic       [8]byte
+	Version     uint32
+	State       uint32
+	PageSize    uint32
+	Shards      uint32
+	Groups      uint32
+	Segments    uint32
+	MapSize     uint64
+	GroupSize   uint64
+	SegSize     uint64
+	MaxEntry    uint64
+	DirDepth    uint64
+	HeadBytes   uint64
+	ArenaOff    uint64
+	Seed        uint64
+	ClosedWall  int64 // Unix nanoseconds at the last Close
+	ClosedClock int64 // the cache's clock at the last Close
+	Check       uint64
+}
+
+// sum is the checksum of every field before Check.
+func (h *fileHeader) sum() uint64 {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(h)), unsafe.Offsetof(h.Check))
+	return xxhash.Sum64(b)
+}
+
+// layoutHeader is the header of a file for layout l and hash seed seed, marked open.
+func layoutHeader(l *layout, seed uint64, pageSize int) fileHeader {
+	h := fileHeader{
+		Version: fileVersion, State: fileOpen, PageSize: uint32(pageSize),
+		Shards: uint32(l.shards), Groups: uint32(l.groups), Segments: uint32(l.segments),
+		MapSize: uint64(l.mapSize), GroupSize: uint64(l.groupSize), SegSize: uint64(l.segSize),
+		MaxEntry: uint64(l.maxEntry), DirDepth: uint64(l.dirDepth), HeadBytes: uint64(l.headBytes),
+		ArenaOff: uint64(l.arenaOff), Seed: seed,
+	}
+	copy(h.Magic[:], fileMagic)
+	return h
+}
+
+// mismatch names the first layout field in which the file's header f differs from want.
+func (f *fileHeader) mismatch(want *fileHeader) string {
+	fields := []struct {
+		name      string
+		got, want uint64
+	}{
+		{"page size", uint64(f.PageSize), uint64(want.PageSize)},
+		{"mapping size (Capacity)", f.MapSize, want.MapSize},
+		{"shards", uint64(f.Shards), uint64(want.Shards)},
+		{"groups", uint64(f.Groups), uint64(want.Groups)},
+		{"group size", f.GroupSize, want.GroupSize},
+		{"segment size", f.SegSize, want.SegSize},
+		{"segments per group", uint64(f.Segments), uint64(want.Segments)},
+		{"MaxEntrySize", f.MaxEntry, want.MaxEntry},
+		{"directory depth", f.DirDepth, want.DirDepth},
+		{"header bytes", f.HeadBytes, want.HeadBytes},
+		{"arena offset", f.ArenaOff, want.ArenaOff},
+	}
+	for _, x := range fields {
+		if x.got != x.want {
+			return fmt.Sprintf("%s is %d in the file, %d in this Config", x.name, x.got, x.want)
+		}
+	}
+	return ""
+}
+
+func incompatible(path, format string, args ...any) error {
+	return fmt.Errorf("%w %s: "+format, append([]any{ErrIncompatible, path}, args...)...)
+}
+
+// fileRegion opens or creates the file at cfg.Path for layout l and maps it. attach reports a
+// file to reattach: its header matched and says it was closed cleanly, and it is now marked
+// open. Otherwise the region is zeroed, for New to format.
+func fileRegion(cfg *Config, l *layout, pageSize int) (f *cacheFile, region []byte, hdr *fileHeader, attach bool, err error) {
+	if !cacheFilesSupported {
+		return nil, nil, nil, false, invalid("Config.Path is supported on Linux only")
+	}
+	f, err = openCacheFile(cfg.Path, l.mapSize)
+	var wrong errWrongSize
+	if errors.As(err, &wrong) {
+		if !cfg.ResetIncompatible {
+			_ = f.close()
+			return nil, nil, nil, false, incompatible(cfg.Path, "the file has %d bytes, this Config maps %d", wrong.got, l.mapSize)
+		}
+		if err = f.recreate(l.mapSize); err != nil {
+			_ = f.close()
+			return nil, nil, nil, false, fmt.Errorf("mmcache: rewriting cache file %s: %w", cfg.Path, err)
+		}
+		f.created = true
+	} else if err != nil {
+		return nil, nil, nil, false, err
+	}
+	region, err = f.mapFile(l.mapSize)
+	if err != nil {
+		_ = f.close()
+		return nil, nil, nil, false, fmt.Errorf("mmcache: mapping cache file %s: %w", cfg.Path, err)
+	}
+	hdr = (*fileHeader)(unsafe.Pointer(&region[0]))
+	if f.created {
+		return f, region, hdr, false, nil
+	}
+	fail := func(err error) (*cacheFile, []byte, *fileHeader, bool, error) {
+		_ = freeRegion(region)
+		_ = f.close()
+		return nil, nil, nil, false, err
+	}
+	want := layoutHeader(l, 0, pageSize)
+	var why error
+	switch {
+	case string(hdr.Magic[:]) != fileMagic:
+		why = incompatible(cfg.Path, "not a cache file")
+	case hdr.Check != hdr.sum():
+		why = incompatible(cfg.Path, "its header fails its checksum")
+	case hdr.Version != fileVersion:
+		why = incompatible(cfg.Path, "format version %d, this package writes version %d", hdr.Version, fileVersion)
+	case hdr.mismatch(&want) != "":
+		why = incompatible(cfg.Path, "%s", hdr.mismatch(&want))
+	case hdr.State != fileClean:
+		// Its last cache died with it mapped: start empty (below), as a new file.
+	default:
+		hdr.State = fileOpen
+		hdr.Check = hdr.sum()
+		return f, region, hdr, true, nil
+	}
+	if why != nil && !cfg.ResetIncompatible {
+		return fail(why)
+	}
+	// Start afresh: a file of zeros, as New formats it.
+	if err := freeRegion(region); err != nil {
+		return fail(err)
+	}
+	if err := f.recreate(l.mapSize); err != nil {
+		_ = f.close()
+		return nil, nil, nil, false, fmt.Errorf("mmcache: rewriting cache file %s: %w", cfg.Path, err)
+	}
+	if region, err = f.mapFile(l.mapSize); err != nil {
+		_ = f.close()
+		return nil, nil, nil, false, fmt.Errorf("mmcache: mapping cache file %s: %w", cfg.Path, err)
+	}
+	f.created = true
+	return f, region, (*fileHeader)(unsafe.Pointer(&region[0])), false, nil
+}
+
+// markOpen writes a fresh file's header: the layout, open.
+func (e *engine) markOpen(pageSize int) {
+	*e.fileHdr = layoutHeader(&e.lay, e.seed, pageSize)
+	e.fileHdr.Check = e.fileHdr.sum()
+}
+
+// attach takes over the state a cleanly closed cache left in the file: the hash seed, the
+// clock, each group's arena and each shard's queues, index and counters, after verifying all
+// of it. An error wraps ErrIncompatible.
+func (e *engine) attach(path string) (err error) {
+	hdr := e.fileHdr
+	e.seed = hdr.Seed
+	away := max(time.Now().UnixNano()-hdr.ClosedWall, 0)
+	e.start = time.Now().Add(-time.Duration(max(hdr.ClosedClock-1, 0) + away))
+	l := &e.lay
+	for i := range e.groups {
+		part := e.region[l.base+i*l.groupSize : l.base+(i+1)*l.groupSize : l.base+(i+1)*l.groupSize]
+		if err := e.initGroup(i, part, true); err != nil {
+			return incompatible(path, "group %d is corrupt: %v", i, err)
+		}
+	}
+	// The checker walks every structure with bounds-checked slices: a crafted file makes it
+	// report, or at worst panic on an index out of range, which is a corrupt file too.
+	defer func() {
+		if p := recover(); p != nil {
+			err = incompatible(path, "corrupt: %v", p)
+		}
+	}()
+	for i := range e.groups {
+		if err := e.groups[i].checkPool(); err != nil {
+			return incompatible(path, "group %d is corrupt: %v", i, err)
+		}
+	}
+	for i := range e.shards {
+		s := &e.shards[i]
+		if err := s.checkLocked(); err != nil {
+			return incompatible(path, "shard %d is corrupt: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// attachGroup makes group g's arena over part, a file's, verified against its shards' queues.
+func attachGroup(part []byte, l *layout, perGroup int) (*arena.Arena, error) {
+	queues := make([]*arena.Queue, 0, 2*perGroup)
+	for j := range perGroup {
+		hdr := (*shardHeader)(wordAt(part, groupHeaderSize+j*shardHeaderSize))
+		queues = append(queues, &hdr.q, &hdr.sq)
+	}
+	arenaEnd := l.arenaOff + arena.Overhead(l.segments) + l.segments*l.segSize + arena.Align - 1
+	return arena.Attach(part[l.arenaOff:arenaEnd], l.segSize, queues...)
+}
+
+// markClean records in the file what the next cache needs: each shard's counters, the clocks,
+// and that the file was closed cleanly. Called once nothing touches the mapping any more.
+func (e *engine) markClean() {
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.head.entries, s.head.liveBytes = uint64(s.entries), uint64(s.liveBytes)
+	}
+	e.fileHdr.ClosedWall = time.Now().UnixNano()
+	e.fileHdr.ClosedClock = e.now()
+	e.fileHdr.State = fileClean
+	e.fileHdr.Check = e.fileHdr.sum()
+}

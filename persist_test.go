@@ -1,0 +1,382 @@
+//go:build linux
+
+package mmcache
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+)
+
+// cacheFilePath is a path for a cache file in a fresh directory, on tmpfs where there is one.
+func cacheFilePath(t *testing.T) string {
+	dir := t.TempDir()
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "mmcache-test-"); err == nil {
+			t.Cleanup(func() { _ = os.RemoveAll(d) })
+			dir = d
+		}
+	}
+	return filepath.Join(dir, "cache")
+}
+
+func fileConfig(path string) Config {
+	return Config{Capacity: 16 << 20, Path: path, JanitorInterval: -1}
+}
+
+// fillModel writes n entries (some with a TTL, some overwritten, some deleted) and returns what
+// the cache must hold.
+func fillModel(t *testing.T, c *Cache, n int) map[string]string {
+	want := map[string]string{}
+	for i := range n {
+		k := fmt.Appendf(nil, "key-%d", i)
+		v := valueFor(k, 0, 10+i%500)
+		if i%4 == 0 {
+			require.NoError(t, c.SetWithTTL(k, v, time.Hour))
+		} else {
+			require.NoError(t, c.Set(k, v))
+		}
+		want[string(k)] = string(v)
+	}
+	for i := 0; i < n; i += 7 {
+		k := fmt.Appendf(nil, "key-%d", i)
+		v := valueFor(k, 1, 20)
+		require.NoError(t, c.Set(k, v))
+		want[string(k)] = string(v)
+	}
+	for i := 3; i < n; i += 11 {
+		k := fmt.Appendf(nil, "key-%d", i)
+		c.Delete(k)
+		delete(want, string(k))
+	}
+	return want
+}
+
+func TestRestartServesEverything(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	want := fillModel(t, c, 20000)
+	require.Equal(t, want, contents(c))
+	seed := c.e.seed
+	require.NoError(t, c.Close())
+
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	for round := range 3 {
+		c, err = New(fileConfig(path))
+		require.NoError(t, err, "round %d", round)
+		require.Equal(t, seed, c.e.seed, "the hash seed is the file's")
+		require.Equal(t, len(want), c.Len())
+		require.Equal(t, want, contents(c))
+		mustCheck(t, c, "reattached, round %d", round)
+		_, ttl, ok := c.GetWithTTL(nil, []byte("key-4"))
+		require.True(t, ok)
+		require.InDelta(t, float64(time.Hour), float64(ttl), float64(time.Minute))
+		// It goes on as any cache: writes, deletes, evictions.
+		k := fmt.Appendf(nil, "round-%d", round)
+		require.NoError(t, c.Set(k, []byte("v")))
+		want[string(k)] = "v"
+		require.NoError(t, c.Close())
+	}
+}
+
+// Entries whose time ran out while no process had the file are not served.
+func TestRestartExpiryOnTheWallClock(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	require.NoError(t, c.SetWithTTL([]byte("hour"), []byte("a"), time.Hour))
+	require.NoError(t, c.SetWithTTL([]byte("day"), []byte("b"), 24*time.Hour))
+	require.NoError(t, c.Set([]byte("never"), []byte("c")))
+	require.NoError(t, c.Close())
+
+	// As if the process had been down two hours: the file's Close was that long ago.
+	editHeader(t, path, func(h *fileHeader) { h.ClosedWall -= int64(2 * time.Hour) })
+	c, err = New(fileConfig(path))
+	require.NoError(t, err)
+	defer c.Close()
+	require.False(t, c.Has([]byte("hour")))
+	_, ttl, ok := c.GetWithTTL(nil, []byte("day"))
+	require.True(t, ok)
+	require.InDelta(t, float64(22*time.Hour), float64(ttl), float64(time.Minute))
+	require.True(t, c.Has([]byte("never")))
+}
+
+// editHeader changes the file header of a closed cache file and fixes its checksum.
+func editHeader(t *testing.T, path string, edit func(h *fileHeader)) {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	h := (*fileHeader)(unsafe.Pointer(&b[0]))
+	edit(h)
+	h.Check = h.sum()
+	writeAt(t, path, 0, b[:unsafe.Sizeof(fileHeader{})])
+}
+
+func writeAt(t *testing.T, path string, off int64, b []byte) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt(b, off)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+func TestRestartIncompatible(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	require.NoError(t, c.Close())
+
+	for _, tc := range []struct {
+		cfg  Config
+		says string
+	}{
+		{Config{Capacity: 32 << 20, Path: path}, "the file has 16777216 bytes, this Config maps 33554432"},
+		{Config{Capacity: 16 << 20, Shards: 2, Path: path}, "shards is 4 in the file, 2 in this Config"},
+		{Config{Capacity: 16 << 20, MaxEntrySize: 8192, Path: path}, "segment size"},
+	} {
+		_, err := New(tc.cfg)
+		require.ErrorIs(t, err, ErrIncompatible)
+		require.ErrorContains(t, err, tc.says)
+	}
+	// The file is untouched by the refusals: it reattaches.
+	c, err = New(fileConfig(path))
+	require.NoError(t, err)
+	require.True(t, c.Has([]byte("k")))
+	require.NoError(t, c.Close())
+
+	// ResetIncompatible starts empty over it, and the file is the new layout's from then on.
+	cfg := Config{Capacity: 32 << 20, Path: path, ResetIncompatible: true, JanitorInterval: -1}
+	c, err = New(cfg)
+	require.NoError(t, err)
+	require.Zero(t, c.Len())
+	require.NoError(t, c.Set([]byte("k2"), []byte("v2")))
+	require.NoError(t, c.Close())
+	cfg.ResetIncompatible = false
+	c, err = New(cfg)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"k2": "v2"}, contents(c))
+	require.NoError(t, c.Close())
+}
+
+// Bit flips in the header, a file of another format version, something that is not a cache
+// file, a file cut short: each is refused, never used.
+func TestRestartDamagedHeader(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	require.NoError(t, c.Close())
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	restore := func() { require.NoError(t, os.WriteFile(path, good, 0o600)) }
+
+	hsize := int(unsafe.Sizeof(fileHeader{}))
+	for bit := 0; bit < hsize*8; bit += 37 {
+		restore()
+		b := bytes.Clone(good[:hsize])
+		b[bit/8] ^= 1 << (bit % 8)
+		writeAt(t, path, 0, b)
+		_, err := New(fileConfig(path))
+		require.ErrorIs(t, err, ErrIncompatible, "bit %d", bit)
+	}
+	restore()
+	editHeader(t, path, func(h *fileHeader) { h.Version = 2 })
+	_, err = New(fileConfig(path))
+	require.ErrorContains(t, err, "format version 2")
+
+	restore()
+	writeAt(t, path, 0, []byte("this is not a cache file at all"))
+	_, err = New(fileConfig(path))
+	require.ErrorContains(t, err, "not a cache file")
+
+	restore()
+	require.NoError(t, os.Truncate(path, int64(len(good)/2)))
+	_, err = New(fileConfig(path))
+	require.ErrorIs(t, err, ErrIncompatible)
+	require.ErrorContains(t, err, "the file has")
+}
+
+// A file whose header holds but whose insides were changed: offsets and links that point
+// outside the mapping or at the wrong places. Each is refused with an error, never a fault.
+func TestRestartCorruptInsides(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	fillModel(t, c, 2000)
+	// Where things are, as offsets into the file.
+	base := uintptr(unsafe.Pointer(&c.e.region[0]))
+	at := func(p unsafe.Pointer) int64 { return int64(uintptr(p) - base) }
+	s := &c.e.shards[0]
+	var slotOff int64 = -1
+	s.idx.eachPage(func(p uint32) {
+		for b := int(p) * indexPageSize; b < int(p+1)*indexPageSize && slotOff < 0; b += bucketBytes {
+			for k := range bucketSlots {
+				if s.idx.off(slot{b, k}) != 0 {
+					slotOff = at(unsafe.Pointer(&s.data[b+offsOff+4*k]))
+					break
+				}
+			}
+		}
+	})
+	require.Positive(t, slotOff)
+	queueOff := at(unsafe.Pointer(s.q))
+	recordOff := at(unsafe.Pointer(s.ar.Seg(s.q.Head())))
+	dirOff := at(unsafe.Pointer(&s.idx.dir[0]))
+	require.NoError(t, c.Close())
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	u32 := func(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+	for name, change := range map[string]struct {
+		off int64
+		b   []byte
+	}{
+		"slot offset far outside the mapping":    {slotOff, u32(0xfffffff0)},
+		"slot offset into the headers":           {slotOff, u32(1)},
+		"queue head beyond the segments":         {queueOff, u32(0xfffffff0)},
+		"segment record linking outside":         {recordOff + 4, u32(0xfffffff0)}, // next
+		"segment record with Used past its size": {recordOff + 8, u32(0xfffffff0)},
+		"directory naming a page outside":        {dirOff, u32(0xfffffff0)},
+	} {
+		require.NoError(t, os.WriteFile(path, good, 0o600))
+		writeAt(t, path, change.off, change.b)
+		_, err := New(fileConfig(path))
+		require.ErrorIs(t, err, ErrIncompatible, name)
+		require.ErrorContains(t, err, "corrupt", name)
+	}
+	// Refused files can be replaced, never half-used.
+	c, err = New(Config{Capacity: 16 << 20, Path: path, ResetIncompatible: true, JanitorInterval: -1})
+	require.NoError(t, err)
+	require.Zero(t, c.Len())
+	mustCheck(t, c, "after a reset")
+	require.NoError(t, c.Close())
+}
+
+func TestRestartFileLocked(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	_, err = New(fileConfig(path))
+	require.ErrorIs(t, err, ErrFileLocked)
+	require.NoError(t, c.Close())
+	c, err = New(fileConfig(path))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+}
+
+func TestRestartRefusesUnsafeFiles(t *testing.T) {
+	leakCheck(t)
+	dir := filepath.Dir(cacheFilePath(t))
+
+	target := filepath.Join(dir, "target")
+	require.NoError(t, os.WriteFile(target, nil, 0o600))
+	link := filepath.Join(dir, "link")
+	require.NoError(t, os.Symlink(target, link))
+	_, err := New(fileConfig(link))
+	require.ErrorContains(t, err, "symbolic link")
+
+	open := filepath.Join(dir, "world-writable")
+	require.NoError(t, os.WriteFile(open, make([]byte, 16<<20), 0o600))
+	require.NoError(t, os.Chmod(open, 0o666))
+	_, err = New(fileConfig(open))
+	require.ErrorIs(t, err, ErrUnsafeFile)
+	require.ErrorContains(t, err, "group or others may write it")
+
+	_, err = New(fileConfig(dir))
+	require.Error(t, err, "a directory")
+
+	// A file another user owns: seen as such by making this process another user.
+	mine := filepath.Join(dir, "mine")
+	c, err := New(fileConfig(mine))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	defer func(f func() int) { processUID = f }(processUID)
+	processUID = func() int { return os.Geteuid() + 1 }
+	_, err = New(fileConfig(mine))
+	require.ErrorIs(t, err, ErrUnsafeFile)
+	require.ErrorContains(t, err, "is owned by user")
+}
+
+// crashChildEnv names the file a child process writes into until it is killed.
+const crashChildEnv = "MMCACHE_CRASH_CHILD_PATH"
+
+// TestCrashChild is the child of TestRestartAfterKill: it writes at full speed into the cache
+// file named by the environment until it is killed. Without that variable it returns at once.
+func TestCrashChild(t *testing.T) {
+	path := os.Getenv(crashChildEnv)
+	if path == "" {
+		return
+	}
+	c, err := New(Config{Capacity: 16 << 20, Path: path})
+	if err != nil {
+		fmt.Println("child:", err)
+		os.Exit(2)
+	}
+	fmt.Println("ready")
+	r := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
+	for v := 0; ; v++ {
+		k := strconv.AppendInt(nil, int64(r.IntN(50000)), 10)
+		_ = c.Set(k, valueFor(k, v, 16+r.IntN(400)))
+		if v%3 == 0 {
+			c.Get(nil, k)
+		}
+	}
+}
+
+// A process killed while it writes leaves a file that the next New does not trust: it starts
+// empty, consistent, and serves only what it is given from then on.
+func TestRestartAfterKill(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	rounds := 100
+	if testing.Short() {
+		rounds = 10
+	}
+	for round := range rounds {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		ready := make([]byte, 6)
+		_, err = out.Read(ready)
+		require.NoError(t, err)
+		require.Equal(t, "ready\n", string(ready), "round %d", round)
+		time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond) // a random moment of the writes
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+
+		c, err := New(fileConfig(path))
+		require.NoError(t, err, "round %d", round)
+		require.Zero(t, c.Len(), "round %d: a file its process did not close is not trusted", round)
+		mustCheck(t, c, "round %d", round)
+		require.NoError(t, c.Set([]byte("after"), []byte("crash")))
+		require.NoError(t, c.Close())
+		c, err = New(fileConfig(path))
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"after": "crash"}, contents(c))
+		c.Delete([]byte("after"))
+		require.NoError(t, c.Close())
+	}
+}

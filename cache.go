@@ -71,6 +71,7 @@ var closedEngine = sync.OnceValue(func() *engine {
 	e := &engine{shards: make([]shard, 1), readers: newReaderSlots(1)}
 	e.shards[0].e = e
 	e.shards[0].closed = true
+	e.shards[0].verified.Store(true)
 	e.closing.Store(true)
 	e.closed.Store(true)
 	e.released.Store(true)
@@ -109,9 +110,10 @@ type engine struct {
 	// With Config.Path (persist.go): the open, locked file behind the mapping, and its header
 	// in the mapping's first page. shared is true then: released pages must be punched out of
 	// the file, not merely dropped.
-	file    *cacheFile
-	fileHdr *fileHeader
-	shared  bool
+	file          *cacheFile
+	fileHdr       *fileHeader
+	shared        bool
+	shardsEmptied atomic.Int64 // reattached shards that failed verification (persist.go)
 
 	readers *readerSlots // lock-free readers at work; see readers.go
 	closing atomic.Bool  // Close has begun: lock-free readers touch nothing
@@ -191,7 +193,14 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		return nil, err
 	}
 	if attach {
-		if err := e.attach(cfg.Path); err != nil {
+		err := e.attach(cfg.Path)
+		if err != nil && cfg.ResetIncompatible {
+			// Start afresh over it: unmark the file, which New then rewrites as a foreign one.
+			e.fileHdr.Magic = [8]byte{}
+			_, _ = fail(err)
+			return newEngine(cfg, clock)
+		}
+		if err != nil {
 			return fail(err)
 		}
 		return e, nil
@@ -276,7 +285,11 @@ func (e *engine) hash(key []byte) uint64 {
 	return h
 }
 
-func (e *engine) shardFor(h uint64) *shard { return &e.shards[h&e.mask] }
+func (e *engine) shardFor(h uint64) *shard {
+	s := &e.shards[h&e.mask]
+	s.ready()
+	return s
+}
 
 // expiry turns a TTL into an expiry on the cache's clock; 0 means never.
 func (e *engine) expiry(ttl time.Duration) int64 {
@@ -618,7 +631,7 @@ func (e *engine) close() error {
 
 // markClosed marks the shard closed: no call that takes its lock touches the mapping after.
 func (s *shard) markClosed() {
-	s.lock()
+	s.lockUnverified()
 	defer s.unlock()
 	s.closed = true
 }

@@ -2,13 +2,15 @@ package mmcache
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/mmcache/mmcache/arena"
 )
 
 // checkLocked verifies every invariant that ties the shard's index to its segments, and
 // returns the first one broken. Tests call it after operations, and so does every operation in
-// a build with the mmcache_debug tag. It is slow: it walks the whole shard. Write lock held.
+// a build with the mmcache_debug tag, and so does a cache that reattaches a file (persist.go),
+// before it trusts a shard. It walks the whole shard. Write lock held.
 //
 //   - the shard's queue is well formed (arena.CheckQueue);
 //   - the directory's depth is within its reservation, and each page is named by exactly the
@@ -21,29 +23,45 @@ import (
 //     (a count stuck at the maximum may exceed that);
 //   - every live entry has exactly one slot; each segment's Live is the sum of its live entries'
 //     sizes; entries and liveBytes match the index.
+//
+// The first two are checkStructureLocked, which reads no slot and no entry; the rest is
+// checkContentsLocked. Neither reads outside the mapping, whatever its bytes: every offset is
+// checked before use, and slices bound the rest (a crafted mapping can make them panic, which a
+// caller that must not trust the mapping recovers).
 func (s *shard) checkLocked() error {
-	owned := make(map[arena.ID]bool)
+	if err := s.checkStructureLocked(); err != nil {
+		return err
+	}
+	return s.checkContentsLocked()
+}
+
+// checkStructureLocked verifies the shard's queues and the directory of its index: what
+// resetLocked and eachPage walk. Write lock held.
+func (s *shard) checkStructureLocked() error {
 	for _, q := range s.queues() {
 		if err := s.ar.CheckQueue(q); err != nil {
 			return err
-		}
-		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
-			owned[id] = true
 		}
 	}
 	if s.sq.Retired() != 0 {
 		return fmt.Errorf("the small queue has %d retired segments; only the main queue retires", s.sq.Retired())
 	}
 	x := &s.idx
-	depth := x.hdr.depth
+	depth := atomic.LoadUint32(&x.hdr.depth)
 	if depth > x.maxDepth {
 		return fmt.Errorf("directory depth %d is beyond its reservation of %d", depth, x.maxDepth)
 	}
-	slots := make(map[int]bool)
-	pages := make(map[uint32]bool)
-	liveBytes := 0
+	pages := make([]bool, x.npages)
+	npages := 0
+	// The directory alone: each page named by one aligned run of equal entries, as long as a
+	// power of two. The pages' own local depths are checkContentsLocked's: reading them would
+	// touch every page of the index, which a reattached cache defers.
 	for i := uint32(0); i < 1<<depth; {
 		e := x.dirEntry(i)
+		j := i + 1
+		for j < 1<<depth && x.dirEntry(j) == e {
+			j++
+		}
 		if e == 0 {
 			if x.hdr.pages != 0 || depth != 0 {
 				return fmt.Errorf("directory entry %d names no page", i)
@@ -53,24 +71,66 @@ func (s *shard) checkLocked() error {
 		if e > x.npages {
 			return fmt.Errorf("directory entry %d names page %d of %d", i, e-1, x.npages)
 		}
-		p := e - 1
-		pg := int(p) * indexPageSize
-		d := x.localDepth(pg)
-		span := uint32(1) << (depth - min(d, depth))
-		if d > depth || i%span != 0 {
-			return fmt.Errorf("page %d of local depth %d at directory entry %d of depth %d", p, d, i, depth)
-		}
-		for j := range span {
-			if x.dirEntry(i+j) != e {
-				return fmt.Errorf("directory entry %d names page %d, not page %d as its run does", i+j, x.dirEntry(i+j)-1, p)
-			}
+		p, span := e-1, j-i
+		if span&(span-1) != 0 || i%span != 0 {
+			return fmt.Errorf("page %d is named by a run of %d directory entries from %d: not an aligned power of two", p, span, i)
 		}
 		if pages[p] {
 			return fmt.Errorf("page %d is named by two runs of the directory", p)
 		}
 		pages[p] = true
-		if seg := s.segOf(pg); !s.ar.IsHeld(seg) {
+		npages++
+		if seg := s.segOf(int(p) * indexPageSize); !s.ar.IsHeld(seg) {
 			return fmt.Errorf("page %d lies in segment %d, which is not held for pages", p, seg)
+		}
+		i = j
+	}
+	if npages != int(x.hdr.pages) {
+		return fmt.Errorf("the directory names %d pages, the index header says %d", npages, x.hdr.pages)
+	}
+	return nil
+}
+
+// checkContentsLocked verifies the shard's slots and entries, once checkStructureLocked has
+// passed. Write lock held.
+func (s *shard) checkContentsLocked() error {
+	// The shard's segments, and a bit for each place an entry may start in them (entries are
+	// entryAlign-aligned): set for the entries slots point at.
+	owned := make([]int32, s.ar.Len()) // a segment's place in marks, plus one; 0: not the shard's
+	nowned := 0
+	for _, q := range s.queues() {
+		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
+			nowned++
+			owned[id] = int32(nowned)
+		}
+	}
+	perSeg := (s.segSize/entryAlign + 63) / 64
+	marks := make([]uint64, nowned*perSeg)
+	mark := func(pos int) (seen bool) {
+		seg := pos / s.segSize
+		i := int(owned[seg]-1)*perSeg*64 + (pos-seg*s.segSize)/entryAlign
+		seen = marks[i/64]&(1<<(i%64)) != 0
+		marks[i/64] |= 1 << (i % 64)
+		return seen
+	}
+	x := &s.idx
+	depth := x.hdr.depth
+	liveBytes, entries := 0, 0
+	for i := uint32(0); i < 1<<depth; {
+		e := x.dirEntry(i)
+		j := i + 1
+		for j < 1<<depth && x.dirEntry(j) == e {
+			j++
+		}
+		span := j - i
+		i = j
+		if e == 0 {
+			continue
+		}
+		p := e - 1
+		pg := int(p) * indexPageSize
+		if d := x.localDepth(pg); depth < d || span != 1<<(depth-d) {
+			return fmt.Errorf("page %d has local depth %d, and a run of %d directory entries of depth %d", p, d, span, depth)
 		}
 		var overflow [pageBuckets]int
 		for b := pg; b < pg+indexPageSize; b += bucketBytes {
@@ -87,18 +147,19 @@ func (s *shard) checkLocked() error {
 				if off == 0 {
 					continue
 				}
-				if dirIndex(fp, d) != i>>(depth-d) {
+				if x.dirEntry(dirIndex(fp, depth)) != p+1 {
 					return fmt.Errorf("slot %d/%d: fingerprint %#x does not lead to page %d", b, k, fp, p)
 				}
-				pos := x.pos(sl)
-				seg := s.segOf(pos)
-				if int(seg) >= s.ar.Len() || !owned[seg] {
-					return fmt.Errorf("slot %d/%d points at segment %d, which is not the shard's", b, k, seg)
+				pos := int(off-1) << entryAlignBits
+				seg := pos / s.segSize
+				if pos >= len(s.data) || owned[seg] == 0 {
+					return fmt.Errorf("slot %d/%d points at offset %d, not in the shard's segments", b, k, pos)
 				}
-				if pos-int(seg)*s.segSize >= int(s.ar.Seg(seg).Used) {
-					return fmt.Errorf("slot %d/%d points past the used part of segment %d", b, k, seg)
+				used := int(s.ar.Seg(arena.ID(seg)).Used)
+				en, ok := peekEntry(s.data[seg*s.segSize:seg*s.segSize+used], pos-seg*s.segSize)
+				if !ok {
+					return fmt.Errorf("slot %d/%d points past the used part of segment %d, or at a broken header", b, k, seg)
 				}
-				en := readEntry(s.data[pos:])
 				if en.flags&flagDead != 0 {
 					return fmt.Errorf("slot %d/%d points at a dead entry", b, k)
 				}
@@ -111,10 +172,10 @@ func (s *shard) checkLocked() error {
 				for y := home(pg, fp); y != b; y = nextBucket(y) {
 					overflow[(y-pg)/bucketBytes]++
 				}
-				if slots[pos] {
+				if mark(pos) {
 					return fmt.Errorf("two slots point at offset %d", pos)
 				}
-				slots[pos] = true
+				entries++
 				liveBytes += en.keyLen + en.valLen
 			}
 		}
@@ -123,29 +184,32 @@ func (s *shard) checkLocked() error {
 				return fmt.Errorf("page %d bucket %d: overflow count %d, want %d", p, b, got, want)
 			}
 		}
-		i += span
 	}
-	if len(pages) != int(x.hdr.pages) {
-		return fmt.Errorf("the directory names %d pages, the index header says %d", len(pages), x.hdr.pages)
+	if entries != s.entries || liveBytes != s.liveBytes {
+		return fmt.Errorf("index holds %d entries of %d bytes, counters say %d and %d", entries, liveBytes, s.entries, s.liveBytes)
 	}
-	if len(slots) != s.entries || liveBytes != s.liveBytes {
-		return fmt.Errorf("index holds %d entries of %d bytes, counters say %d and %d", len(slots), liveBytes, s.entries, s.liveBytes)
-	}
-	for id := range owned {
-		r := s.ar.Seg(id)
-		base, live := int(id)*s.segSize, 0
-		for p := 0; p < int(r.Used); {
-			en := readEntry(s.data[base+p:])
-			if en.flags&flagDead == 0 {
-				if !slots[base+p] {
-					return fmt.Errorf("live entry at %d of segment %d has no slot", p, id)
+	for _, q := range s.queues() {
+		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
+			r := s.ar.Seg(id)
+			base, live := int(id)*s.segSize, 0
+			seg := s.data[base : base+int(r.Used)]
+			for p := 0; p < len(seg); {
+				en, ok := peekEntry(seg, p)
+				if !ok {
+					return fmt.Errorf("segment %d: broken entry header at %d", id, p)
 				}
-				live += en.size()
+				if en.flags&flagDead == 0 {
+					i := int(owned[id]-1)*perSeg*64 + p/entryAlign
+					if marks[i/64]&(1<<(i%64)) == 0 {
+						return fmt.Errorf("live entry at %d of segment %d has no slot", p, id)
+					}
+					live += en.size()
+				}
+				p += en.size()
 			}
-			p += en.size()
-		}
-		if live != int(r.Live) {
-			return fmt.Errorf("segment %d: live bytes %d, record says %d", id, live, r.Live)
+			if live != int(r.Live) {
+				return fmt.Errorf("segment %d: live bytes %d, record says %d", id, live, r.Live)
+			}
 		}
 	}
 	return nil

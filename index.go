@@ -451,17 +451,20 @@ func (x *index) reset(shared bool) {
 	zeroPages(x.dir, shared)
 }
 
-// eachPage calls fn once for each page of the index, with its number. Write lock held.
+// eachPage calls fn once for each page of the index, with its number. It reads only the
+// directory, where each page is named by one run of equal entries, so that emptying a shard
+// whose pages were never verified (persist.go) does not trust them. Write lock held.
 func (x *index) eachPage(fn func(p uint32)) {
-	depth := x.hdr.depth
-	n := uint32(1) << depth
+	n := uint32(1) << x.hdr.depth
 	for i := uint32(0); i < n; {
 		e := x.dirEntry(i)
-		if e == 0 {
-			i++
-			continue
+		j := i + 1
+		for j < n && x.dirEntry(j) == e {
+			j++
 		}
-		fn(e - 1)
-		i += uint32(1) << (depth - x.localDepth(int(e-1)*indexPageSize))
+		if e != 0 {
+			fn(e - 1)
+		}
+		i = j
 	}
 }

@@ -124,6 +124,7 @@ func (e *engine) iterateShard(s *shard, it *iterator, values bool, yield func(k,
 // the fingerprint to go on from: past the page, or the first one not copied; 1<<32 at the end.
 // open is false once the shard is closed.
 func (s *shard) copyBatch(it *iterator, from uint32, values bool) (next uint64, open bool) {
+	s.ready()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)

@@ -231,13 +231,44 @@ func (e *engine) attach(path string) (err error) {
 			return incompatible(path, "group %d is corrupt: %v", i, err)
 		}
 	}
+	// The structure that emptying a shard walks, now; the slots and entries, which take time
+	// in proportion to the entries, when the shard is first used (verifyLocked).
 	for i := range e.shards {
 		s := &e.shards[i]
-		if err := s.checkLocked(); err != nil {
+		if err := s.checkStructureLocked(); err != nil {
 			return incompatible(path, "shard %d is corrupt: %v", i, err)
 		}
 	}
 	return nil
+}
+
+// verifyLocked checks a reattached shard's slots and entries before anything reads them. A
+// shard that fails is emptied (its structure, which emptying walks, was verified by attach):
+// it serves nothing from the file rather than anything wrong. Write lock held.
+func (s *shard) verifyLocked() {
+	defer s.verified.Store(true)
+	if s.closed {
+		return
+	}
+	// The shard's segments and index pages, faulted in at once: verifying reads them all.
+	for _, q := range s.queues() {
+		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
+			prefault(s.ar.Bytes(id))
+		}
+	}
+	s.idx.eachPage(func(p uint32) { prefault(s.data[int(p)*indexPageSize : int(p+1)*indexPageSize]) })
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%v", p)
+			}
+		}()
+		return s.checkContentsLocked()
+	}()
+	if err != nil {
+		s.e.shardsEmptied.Add(1)
+		s.resetLocked()
+	}
 }
 
 // attachGroup makes group g's arena over part, a file's, verified against its shards' queues.

@@ -216,13 +216,16 @@ func TestRestartDamagedHeader(t *testing.T) {
 }
 
 // A file whose header holds but whose insides were changed: offsets and links that point
-// outside the mapping or at the wrong places. Each is refused with an error, never a fault.
+// outside the mapping or at the wrong places. What emptying a shard would walk (segment
+// records, queues, the index directory) is verified by New, which refuses the file; the slots
+// and entries are verified when their shard is first used, and a shard that fails is emptied.
+// Never a fault, never a wrong value.
 func TestRestartCorruptInsides(t *testing.T) {
 	leakCheck(t)
 	path := cacheFilePath(t)
 	c, err := New(fileConfig(path))
 	require.NoError(t, err)
-	fillModel(t, c, 2000)
+	want := fillModel(t, c, 2000)
 	// Where things are, as offsets into the file.
 	base := uintptr(unsafe.Pointer(&c.e.region[0]))
 	at := func(p unsafe.Pointer) int64 { return int64(uintptr(p) - base) }
@@ -239,6 +242,13 @@ func TestRestartCorruptInsides(t *testing.T) {
 		}
 	})
 	require.Positive(t, slotOff)
+	inShard0 := map[string]bool{}
+	for k := range want {
+		if c.e.hash([]byte(k))&c.e.mask == 0 {
+			inShard0[k] = true
+		}
+	}
+	require.NotEmpty(t, inShard0)
 	queueOff := at(unsafe.Pointer(s.q))
 	recordOff := at(unsafe.Pointer(s.ar.Seg(s.q.Head())))
 	dirOff := at(unsafe.Pointer(&s.idx.dir[0]))
@@ -251,8 +261,6 @@ func TestRestartCorruptInsides(t *testing.T) {
 		off int64
 		b   []byte
 	}{
-		"slot offset far outside the mapping":    {slotOff, u32(0xfffffff0)},
-		"slot offset into the headers":           {slotOff, u32(1)},
 		"queue head beyond the segments":         {queueOff, u32(0xfffffff0)},
 		"segment record linking outside":         {recordOff + 4, u32(0xfffffff0)}, // next
 		"segment record with Used past its size": {recordOff + 8, u32(0xfffffff0)},
@@ -264,7 +272,34 @@ func TestRestartCorruptInsides(t *testing.T) {
 		require.ErrorIs(t, err, ErrIncompatible, name)
 		require.ErrorContains(t, err, "corrupt", name)
 	}
+	for name, change := range map[string]struct {
+		off int64
+		b   []byte
+	}{
+		"slot offset far outside the mapping": {slotOff, u32(0xfffffff0)},
+		"slot offset into the headers":        {slotOff, u32(1)},
+		"slot offset into another entry":      {slotOff, u32(3)},
+	} {
+		require.NoError(t, os.WriteFile(path, good, 0o600))
+		writeAt(t, path, change.off, change.b)
+		c, err := New(fileConfig(path))
+		require.NoError(t, err, name)
+		got := contents(c)
+		require.Equal(t, int64(1), c.e.shardsEmptied.Load(), name)
+		for k, v := range want {
+			if inShard0[k] {
+				require.NotContains(t, got, k, name)
+			} else {
+				require.Equal(t, v, got[k], name)
+			}
+		}
+		require.Equal(t, len(want)-len(inShard0), len(got), name)
+		mustCheck(t, c, "%s", name)
+		require.NoError(t, c.Close())
+	}
 	// Refused files can be replaced, never half-used.
+	require.NoError(t, os.WriteFile(path, good, 0o600))
+	writeAt(t, path, queueOff, u32(0xfffffff0))
 	c, err = New(Config{Capacity: 16 << 20, Path: path, ResetIncompatible: true, JanitorInterval: -1})
 	require.NoError(t, err)
 	require.Zero(t, c.Len())

@@ -29,6 +29,10 @@ type shard struct {
 	q    *arena.Queue // the main queue (policy.go); points into the mapping
 	sq   *arena.Queue // the small queue, where new keys start; points into the mapping
 	head *shardHeader // the shard's header in the mapping, which holds q and sq
+	// verified is false for a shard of a reattached file (persist.go) until its slots and
+	// entries have been checked: the first lock of the shard does it, and every operation
+	// that reads the shard without its write lock takes it first (ready).
+	verified atomic.Bool
 	// On 32-bit platforms, four bytes that keep seq 8-byte aligned (checked below).
 	_       [unsafe.Sizeof(uintptr(0)) % 8]byte
 	idx     index
@@ -107,10 +111,12 @@ func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, 
 		},
 	}
 	if attach {
-		// Counters as the last Close left them; attach verifies them against the index.
+		// Counters as the last Close left them, verified against the index with the rest of
+		// the shard when it is first locked.
 		s.entries, s.liveBytes = int(min(hdr.entries, 1<<62)), int(min(hdr.liveBytes, 1<<62))
 		return
 	}
+	s.verified.Store(true)
 	*s.q, *s.sq = arena.Queue{}, arena.Queue{}
 }
 
@@ -124,11 +130,30 @@ func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, 
 //
 // Every lock is followed by a deferred unlock, which also handles a panic under the lock.
 func (s *shard) lock() {
+	s.lockUnverified()
+	if !s.verified.Load() {
+		s.verifyLocked()
+	}
+}
+
+// lockUnverified is lock without verifying a reattached shard: for Close, which touches
+// nothing in the shard.
+func (s *shard) lockUnverified() {
 	s.mu.Lock()
 	releaseStore(&s.seq, s.seq+1)
 	// Read it back: without a load in between, the compiler may merge this store with
 	// unlock's into one that never makes seq odd. An atomic load is a plain MOV on amd64.
 	_ = atomic.LoadUint64(&s.seq)
+}
+
+// ready makes sure the shard has been verified, for an operation about to read it without
+// the write lock. A plain load and a branch, but for the first operation on a shard of a
+// reattached file.
+func (s *shard) ready() {
+	if !s.verified.Load() {
+		s.lock()
+		s.unlock()
+	}
 }
 
 // lockWith is lock for an operation that records the entries it removes in rm (removal.go);
@@ -161,6 +186,9 @@ func (s *shard) tryLock() bool {
 	}
 	releaseStore(&s.seq, s.seq+1)
 	_ = atomic.LoadUint64(&s.seq) // as in lock
+	if !s.verified.Load() {
+		s.verifyLocked()
+	}
 	return true
 }
 

@@ -57,6 +57,7 @@ func (c *Cache) Stats() Stats {
 // stats adds the shard's counters and sizes to st, when st is not nil, and returns its entry
 // count (0 once closed).
 func (s *shard) stats(st *Stats) (entries int) {
+	s.ready()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)

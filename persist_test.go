@@ -35,6 +35,22 @@ func fileConfig(path string) Config {
 	return Config{Capacity: 16 << 20, Path: path, JanitorInterval: -1}
 }
 
+// closedCacheFile makes a cache file on fileConfig, writes into it with fill, closes it and
+// returns its path.
+func closedCacheFile(t *testing.T, fill func(c *Cache)) string {
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	fill(c)
+	require.NoError(t, c.Close())
+	return path
+}
+
+// setOne is a fill for closedCacheFile: one entry, k = v.
+func setOne(t *testing.T) func(c *Cache) {
+	return func(c *Cache) { require.NoError(t, c.Set([]byte("k"), []byte("v"))) }
+}
+
 // fillModel writes n entries (some with a TTL, some overwritten, some deleted) and returns what
 // the cache must hold.
 func fillModel(t *testing.T, c *Cache, n int) map[string]string {
@@ -98,17 +114,15 @@ func TestRestartServesEverything(t *testing.T) {
 // Entries whose time ran out while no process had the file are not served.
 func TestRestartExpiryOnTheWallClock(t *testing.T) {
 	leakCheck(t)
-	path := cacheFilePath(t)
-	c, err := New(fileConfig(path))
-	require.NoError(t, err)
-	require.NoError(t, c.SetWithTTL([]byte("hour"), []byte("a"), time.Hour))
-	require.NoError(t, c.SetWithTTL([]byte("day"), []byte("b"), 24*time.Hour))
-	require.NoError(t, c.Set([]byte("never"), []byte("c")))
-	require.NoError(t, c.Close())
+	path := closedCacheFile(t, func(c *Cache) {
+		require.NoError(t, c.SetWithTTL([]byte("hour"), []byte("a"), time.Hour))
+		require.NoError(t, c.SetWithTTL([]byte("day"), []byte("b"), 24*time.Hour))
+		require.NoError(t, c.Set([]byte("never"), []byte("c")))
+	})
 
 	// As if the process had been down two hours: the file's Close was that long ago.
 	editHeader(t, path, func(h *fileHeader) { h.ClosedWall -= int64(2 * time.Hour) })
-	c, err = New(fileConfig(path))
+	c, err := New(fileConfig(path))
 	require.NoError(t, err)
 	defer c.Close()
 	require.False(t, c.Has([]byte("hour")))
@@ -138,11 +152,7 @@ func writeAt(t *testing.T, path string, off int64, b []byte) {
 
 func TestRestartIncompatible(t *testing.T) {
 	leakCheck(t)
-	path := cacheFilePath(t)
-	c, err := New(fileConfig(path))
-	require.NoError(t, err)
-	require.NoError(t, c.Set([]byte("k"), []byte("v")))
-	require.NoError(t, c.Close())
+	path := closedCacheFile(t, setOne(t))
 
 	for _, tc := range []struct {
 		cfg  Config
@@ -157,7 +167,7 @@ func TestRestartIncompatible(t *testing.T) {
 		require.ErrorContains(t, err, tc.says)
 	}
 	// The file is untouched by the refusals: it reattaches.
-	c, err = New(fileConfig(path))
+	c, err := New(fileConfig(path))
 	require.NoError(t, err)
 	require.True(t, c.Has([]byte("k")))
 	require.NoError(t, c.Close())
@@ -180,11 +190,7 @@ func TestRestartIncompatible(t *testing.T) {
 // file, a file cut short: each is refused, never used.
 func TestRestartDamagedHeader(t *testing.T) {
 	leakCheck(t)
-	path := cacheFilePath(t)
-	c, err := New(fileConfig(path))
-	require.NoError(t, err)
-	require.NoError(t, c.Set([]byte("k"), []byte("v")))
-	require.NoError(t, c.Close())
+	path := closedCacheFile(t, setOne(t))
 	good, err := os.ReadFile(path)
 	require.NoError(t, err)
 	restore := func() { require.NoError(t, os.WriteFile(path, good, 0o600)) }
@@ -342,10 +348,7 @@ func TestRestartRefusesUnsafeFiles(t *testing.T) {
 	require.Error(t, err, "a directory")
 
 	// A file another user owns: seen as such by making this process another user.
-	mine := filepath.Join(dir, "mine")
-	c, err := New(fileConfig(mine))
-	require.NoError(t, err)
-	require.NoError(t, c.Close())
+	mine := closedCacheFile(t, setOne(t))
 	defer func(f func() int) { processUID = f }(processUID)
 	processUID = func() int { return os.Geteuid() + 1 }
 	_, err = New(fileConfig(mine))

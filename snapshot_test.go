@@ -88,14 +88,11 @@ func fillSnap(t *testing.T, c *Cache, n int) map[string]string {
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	leakCheck(t)
-	src := newCacheT(t, Config{Capacity: 64 << 20, JanitorInterval: -1}, nil, nil)
-	want := fillSnap(t, src, 20000)
-	var buf bytes.Buffer
-	require.NoError(t, src.Save(&buf))
-	blocks := splitSnapshot(buf.Bytes())
+	stream, want := snapshotOf(t, 20000)
+	blocks := splitSnapshot(stream)
 	require.Greater(t, len(blocks), 3, "a 30 MB snapshot is cut in blocks of about 1 MiB")
 	require.True(t, blocks[len(blocks)-1].last)
-	require.Equal(t, buf.Len(), blocks[len(blocks)-1].end)
+	require.Equal(t, len(stream), blocks[len(blocks)-1].end)
 
 	// Into caches of other shapes: another shard count, and one with room for all of it.
 	for _, cfg := range []Config{
@@ -103,7 +100,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		{Capacity: 200 << 20, JanitorInterval: -1},
 	} {
 		dst := newCacheT(t, cfg, nil, nil)
-		n, err := dst.Load(bytes.NewReader(buf.Bytes()))
+		n, err := dst.Load(bytes.NewReader(stream))
 		require.NoError(t, err)
 		require.Equal(t, len(want), n)
 		require.Equal(t, want, contents(dst))
@@ -121,12 +118,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 // what it holds is whole and right.
 func TestLoadIntoSmallerCache(t *testing.T) {
 	leakCheck(t)
-	src := newCacheT(t, Config{Capacity: 64 << 20, JanitorInterval: -1}, nil, nil)
-	want := fillSnap(t, src, 20000)
-	var buf bytes.Buffer
-	require.NoError(t, src.Save(&buf))
+	stream, want := snapshotOf(t, 20000)
 	dst := newCacheT(t, Config{Capacity: 4 << 20, JanitorInterval: -1}, nil, nil)
-	n, err := dst.Load(&buf)
+	n, err := dst.Load(bytes.NewReader(stream))
 	require.NoError(t, err)
 	require.Equal(t, len(want), n, "every entry was stored, and some evicted since")
 	got := contents(dst)

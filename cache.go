@@ -285,11 +285,7 @@ func (e *engine) hash(key []byte) uint64 {
 	return h
 }
 
-func (e *engine) shardFor(h uint64) *shard {
-	s := &e.shards[h&e.mask]
-	s.ready()
-	return s
-}
+func (e *engine) shardFor(h uint64) *shard { return &e.shards[h&e.mask] }
 
 // expiry turns a TTL into an expiry on the cache's clock; 0 means never.
 func (e *engine) expiry(ttl time.Duration) int64 {
@@ -379,6 +375,7 @@ func (c *Cache) Get(dst, key []byte) ([]byte, bool) {
 // getLocked is Get under the read lock; left is the hit's time to live in nanoseconds, 0 for
 // none.
 func (s *shard) getLocked(dst []byte, h uint64, key []byte) (out []byte, left int64, ok bool) {
+	s.ready()
 	s.mu.RLock()
 	defer s.mu.RUnlock() // a panic, whatever its cause, must not leave the lock held
 	mayPanic(pointReadLocked)
@@ -446,6 +443,7 @@ func (c *Cache) View(key []byte, fn func(value []byte)) bool {
 // reuses its bytes, and counts the view, so that Close leaves the mapping to the last view out.
 // The caller must call endView once it is done with value.
 func (s *shard) pinValue(h uint64, key []byte) (value []byte, seg arena.ID, ok bool) {
+	s.ready()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)
@@ -508,6 +506,7 @@ func (c *Cache) Has(key []byte) bool {
 }
 
 func (s *shard) hasLocked(h uint64, key []byte) bool {
+	s.ready()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)

@@ -268,6 +268,9 @@ func (s *shard) verifyLocked() {
 	if err != nil {
 		s.e.shardsEmptied.Add(1)
 		s.resetLocked()
+		// A lookup made without the lock before this one (warm) is stale now: moving seq on
+		// by two, still odd, tells it so, as another writer's hold would have.
+		releaseStore(&s.seq, s.seq+2)
 	}
 }
 

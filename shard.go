@@ -31,7 +31,9 @@ type shard struct {
 	head *shardHeader // the shard's header in the mapping, which holds q and sq
 	// verified is false for a shard of a reattached file (persist.go) until its slots and
 	// entries have been checked: the first lock of the shard does it, and every operation
-	// that reads the shard without its write lock takes it first (ready).
+	// that reads the shard under its read lock takes the write lock first (ready). Lock-free
+	// readers need not wait for it: they check every offset and header they read, as they
+	// must anyway beside a writer, and compare the whole key.
 	verified atomic.Bool
 	// On 32-bit platforms, four bytes that keep seq 8-byte aligned (checked below).
 	_       [unsafe.Sizeof(uintptr(0)) % 8]byte
@@ -146,9 +148,9 @@ func (s *shard) lockUnverified() {
 	_ = atomic.LoadUint64(&s.seq)
 }
 
-// ready makes sure the shard has been verified, for an operation about to read it without
-// the write lock. A plain load and a branch, but for the first operation on a shard of a
-// reattached file.
+// ready makes sure the shard has been verified, for an operation about to read it under the
+// read lock, which trusts what it reads. A plain load and a branch, but for the first such
+// operation on a shard of a reattached file.
 func (s *shard) ready() {
 	if !s.verified.Load() {
 		s.lock()

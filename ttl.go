@@ -43,6 +43,7 @@ func (c *Cache) TTL(key []byte) (time.Duration, bool) {
 }
 
 func (s *shard) ttl(h uint64, key []byte) (left time.Duration, ok bool) {
+	s.ready()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)
@@ -145,6 +146,7 @@ func (c *Cache) firstByte(key []byte) (b byte, ok bool) {
 	e := c.engine()
 	h := e.hash(key)
 	s := e.shardFor(h)
+	s.ready()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	mayPanic(pointReadLocked)

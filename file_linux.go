@@ -8,6 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// fallocate makes room for a file's bytes; tests make it fail as a full tmpfs does.
+var fallocate = unix.Fallocate
+
 // processUID is the user a cache file must belong to: this process's effective user. Tests
 // change it to see a file as another user's.
 var processUID = os.Geteuid
@@ -66,7 +69,7 @@ func openCacheFile(path string, size int) (*cacheFile, error) {
 	if created {
 		// Room for the whole mapping up front, so that a full tmpfs fails here and not with
 		// a SIGBUS on some later write.
-		if err := unix.Fallocate(fd, 0, 0, int64(size)); err != nil {
+		if err := fallocate(fd, 0, 0, int64(size)); err != nil {
 			return fail(fmt.Errorf("mmcache: making room for %d bytes in %s: %w", size, path, err))
 		}
 	} else if st.Size != int64(size) {
@@ -86,7 +89,7 @@ func (f *cacheFile) recreate(size int) error {
 	if err := unix.Ftruncate(f.fd, 0); err != nil {
 		return err
 	}
-	return unix.Fallocate(f.fd, 0, 0, int64(size))
+	return fallocate(f.fd, 0, 0, int64(size))
 }
 
 // mapFile maps the whole file, shared: what the cache writes is the file's contents.

@@ -435,3 +435,16 @@ func TestRestartAfterKill(t *testing.T) {
 		require.NoError(t, c.Close())
 	}
 }
+
+// A full tmpfs fails New with the system's error, not with a fault at some later write, and
+// leaves no file behind.
+func TestRestartFullFilesystem(t *testing.T) {
+	leakCheck(t)
+	path := cacheFilePath(t)
+	defer func(f func(int, uint32, int64, int64) error) { fallocate = f }(fallocate)
+	fallocate = func(int, uint32, int64, int64) error { return syscall.ENOSPC }
+	_, err := New(fileConfig(path))
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.ErrorContains(t, err, "making room for")
+	require.NoFileExists(t, path)
+}

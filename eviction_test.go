@@ -262,3 +262,44 @@ func TestPageForAnEntryInTheOpenHead(t *testing.T) {
 	mustCheck(t, c, "end")
 	require.NoError(t, checkPools(c))
 }
+
+// TestEvictionReadTwiceLastsTwoRounds: the main queue's clock counts up to two reads per
+// entry and takes one off each time it passes, so an entry read twice in the main queue
+// outlives one read once by a round, and neither stays forever without more reads.
+func TestEvictionReadTwiceLastsTwoRounds(t *testing.T) {
+	leakCheck(t)
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, nil, nil)
+	once, twice := []byte("once"), []byte("twice")
+	read := func(k []byte) {
+		_, ok := c.Get(nil, k)
+		require.True(t, ok, "%s", k)
+	}
+	for _, k := range [][]byte{once, twice} {
+		require.NoError(t, c.Set(k, []byte("v")))
+		read(k) // promoted when the small queue evicts it, with its count cleared
+	}
+	s := &c.e.shards[0]
+	key := make([]byte, 8)
+	i := 0
+	stream := func() { // a key read once, promoted in its turn: it turns the main queue's clock
+		binary.BigEndian.PutUint64(key, uint64(i))
+		i++
+		require.NoError(t, c.Set(key, valueFor(key, 0, 200)))
+		read(key)
+	}
+	for queueOfKey(t, c, once) != s.q || queueOfKey(t, c, twice) != s.q {
+		stream()
+	}
+	read(once)
+	read(twice)
+	read(twice)
+	for c.Has(once) {
+		stream()
+	}
+	require.True(t, c.Has(twice), "read twice: kept a round longer than read once")
+	for c.Has(twice) && i < 100000 {
+		stream()
+	}
+	require.False(t, c.Has(twice), "two reads bought two rounds, not a place forever")
+	mustCheck(t, c, "end")
+}

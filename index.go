@@ -11,7 +11,8 @@ package mmcache
 //
 //	bucket: | fingerprints [7]u32 | offsets [7]u32 | meta u32 | local depth u32 (bucket 0 only) |
 //	         0                    28               56         60                               64
-//	meta:   bits 0-6 accessed (one per slot), bits 8-15 overflow count, bits 16-22 ghost (one per slot)
+//	meta:   bits 0-6 accessed (one per slot), bits 8-15 overflow count, bits 16-22 ghost (one per slot),
+//	        bits 24-30 accessed again (one per slot)
 //
 // A slot holds the key's fingerprint, the high 32 bits of its hash, and the entry's offset in
 // the pool's data in units of 4 bytes, plus one, so that 0 marks an empty slot.
@@ -43,10 +44,12 @@ package mmcache
 // bounds-checked before use, and the shard's sequence tells them whether a writer (a split, a
 // doubling) overlapped their read.
 //
-// Accessed bits record that a slot's entry was read since the eviction clock last passed it.
-// Readers set them with an atomic OR, under the read lock or with none; so writers change a
-// meta word only with atomic read-modify-writes, and a reader's bit is never lost. Everything
-// else in the index changes only under the shard's write lock.
+// A slot's two frequency bits, accessed and accessed again, count the reads of its entry since
+// it was written or the eviction clock last passed it, up to two (maxFreq): a read sets the
+// first bit, or the second when the first is set; the clock clears the second, or else the
+// first (decFreq). Readers set them with an atomic OR, under the read lock or with none; so
+// writers change a meta word only with atomic read-modify-writes, and a reader's bit is never
+// lost. Everything else in the index changes only under the shard's write lock.
 
 import (
 	"encoding/binary"
@@ -73,6 +76,10 @@ const (
 	overflowShift = 8
 	overflowMax   = 255
 	ghostShift    = 16
+	againShift    = 24
+
+	// maxFreq is the most a slot's frequency counts: its accessed and accessed-again bits.
+	maxFreq = 2
 )
 
 var (
@@ -224,20 +231,60 @@ func (x *index) accessed(sl slot) bool {
 	return atomic.LoadUint32(x.meta(sl.bkt))&(1<<sl.i) != 0
 }
 
-// markAccessed sets the slot's accessed bit. It needs no lock; the load first keeps a hot
-// entry's cache line clean once its bit is set.
+// freq is the slot's frequency, 0 to maxFreq: how many of the reads of its entry since it was
+// written, or since the clock last passed it, its bits recorded.
+func (x *index) freq(sl slot) int {
+	m := atomic.LoadUint32(x.meta(sl.bkt))
+	return int(m>>sl.i&1 + m>>(againShift+sl.i)&1)
+}
+
+// markAccessed counts a read of the slot's entry: it sets the accessed bit, or the
+// accessed-again bit if that one is set already. It needs no lock; the load first keeps a hot
+// entry's cache line clean once both bits are set. Two readers racing may both set the first
+// bit where the second was due: a read may go uncounted, but no bit set is ever lost.
 func (x *index) markAccessed(sl slot) {
 	p := x.meta(sl.bkt)
-	if atomic.LoadUint32(p)&(1<<sl.i) == 0 {
+	m := atomic.LoadUint32(p)
+	switch {
+	case m&(1<<sl.i) == 0:
 		atomic.OrUint32(p, 1<<sl.i)
+	case m&(1<<(againShift+sl.i)) == 0:
+		atomic.OrUint32(p, 1<<(againShift+sl.i))
 	}
 }
 
-// clearAccessed clears the slot's accessed bit; a bit already clear costs no write. Write lock
+// freqBits are the slot's two frequency bits in a meta word.
+func freqBits(i int) uint32 { return 1<<i | 1<<(againShift+i) }
+
+// clearAccessed sets the slot's frequency to 0; bits already clear cost no write. Write lock
 // held; the atomic AND keeps the bits readers set meanwhile on other slots.
 func (x *index) clearAccessed(sl slot) {
 	p := x.meta(sl.bkt)
-	if atomic.LoadUint32(p)&(1<<sl.i) != 0 {
+	if atomic.LoadUint32(p)&freqBits(sl.i) != 0 {
+		atomic.AndUint32(p, ^freqBits(sl.i))
+	}
+}
+
+// setFreq sets the slot's frequency to f (0 to maxFreq). Write lock held.
+func (x *index) setFreq(sl slot, f int) {
+	x.clearAccessed(sl)
+	switch {
+	case f >= 2:
+		atomic.OrUint32(x.meta(sl.bkt), freqBits(sl.i))
+	case f == 1:
+		atomic.OrUint32(x.meta(sl.bkt), 1<<sl.i)
+	}
+}
+
+// decFreq lowers the slot's frequency by one, as the clock does when it passes an entry it
+// keeps: the accessed-again bit goes first. Write lock held.
+func (x *index) decFreq(sl slot) {
+	p := x.meta(sl.bkt)
+	m := atomic.LoadUint32(p)
+	switch {
+	case m&(1<<(againShift+sl.i)) != 0:
+		atomic.AndUint32(p, ^uint32(1<<(againShift+sl.i)))
+	case m&(1<<sl.i) != 0:
 		atomic.AndUint32(p, ^uint32(1<<sl.i))
 	}
 }
@@ -259,6 +306,7 @@ func (x *index) removeToGhost(sl slot) {
 // clearGhost turns a ghost slot into a plain empty one. Write lock held.
 func (x *index) clearGhost(sl slot) {
 	binary.LittleEndian.PutUint32(x.data[sl.bkt+fpsOff+4*sl.i:], 0)
+	x.clearAccessed(sl)
 	atomic.AndUint32(x.meta(sl.bkt), ^uint32(1<<(ghostShift+sl.i)))
 }
 
@@ -294,9 +342,9 @@ func (x *index) setLocalDepth(pg int, d uint32) {
 }
 
 // insertIn puts (fp, off) in the first empty slot of the probe window of fp's home bucket in
-// the page at pg, with the accessed bit given, and returns where. ok is false, and nothing
+// the page at pg, with frequency freq, and returns where. ok is false, and nothing
 // changed, when the window is full. Write lock held.
-func (x *index) insertIn(pg int, fp, off uint32, accessed bool) (sl slot, ok bool) {
+func (x *index) insertIn(pg int, fp, off uint32, freq int) (sl slot, ok bool) {
 	h := home(pg, fp)
 	b := h
 	for range pageProbe {
@@ -306,11 +354,7 @@ func (x *index) insertIn(pg int, fp, off uint32, accessed bool) (sl slot, ok boo
 				x.clearGhost(sl)
 			}
 			x.setSlot(sl, fp, off)
-			if accessed {
-				x.markAccessed(sl)
-			} else {
-				x.clearAccessed(sl)
-			}
+			x.setFreq(sl, freq)
 			for y := h; y != b; y = nextBucket(y) {
 				x.addOverflow(y, +1)
 			}
@@ -437,7 +481,8 @@ func (x *index) split(fp, p uint32, s *shard) {
 			if sfp&bit != 0 {
 				to = npg
 			}
-			if _, ok := x.insertIn(to, sfp, off, meta&(1<<i) != 0); !ok {
+			f := int(meta>>i&1 + meta>>(againShift+i)&1)
+			if _, ok := x.insertIn(to, sfp, off, f); !ok {
 				s.dropOrphan(off)
 			}
 		}

@@ -147,3 +147,29 @@ func TestIndexSharesThePool(t *testing.T) {
 	mustCheck(t, c, "after the index took segments")
 	require.NoError(t, checkPools(c))
 }
+
+// TestIndexFrequency: a slot's frequency counts reads up to maxFreq, the clock takes one off
+// at a time, and neither touches the other slots of the bucket.
+func TestIndexFrequency(t *testing.T) {
+	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, nil, nil)
+	require.NoError(t, c.Set([]byte("k"), []byte("v")))
+	s := &c.e.shards[0]
+	s.lock()
+	defer s.unlock()
+	sl, _, _, ok := s.lookup(c.e.hash([]byte("k")), []byte("k"))
+	require.True(t, ok)
+	other := slot{sl.bkt, (sl.i + 1) % bucketSlots}
+	s.idx.setFreq(other, 1)
+	var got []int
+	for _, op := range []func(slot){s.idx.markAccessed, s.idx.markAccessed, s.idx.markAccessed, s.idx.decFreq, s.idx.decFreq, s.idx.decFreq, s.idx.markAccessed, s.idx.clearAccessed} {
+		op(sl)
+		got = append(got, s.idx.freq(sl))
+	}
+	require.Equal(t, []int{1, 2, 2, 1, 0, 0, 1, 0}, got)
+	require.Equal(t, 1, s.idx.freq(other))
+	s.idx.setFreq(sl, 2)
+	require.Equal(t, 2, s.idx.freq(sl))
+	require.Equal(t, 1, s.idx.freq(other))
+	s.idx.clearAccessed(other)
+	s.idx.clearAccessed(sl)
+}

@@ -11,7 +11,8 @@ import "github.com/mmcache/mmcache/arena"
 //	              └── entry never read ──► evicted; its fingerprint stays in the index: a ghost
 //	ghost found, or key written again ──► main queue (the rest)
 //	              │ its head, when room is needed: CLOCK (evictLocked)
-//	              ├── entry read since the clock last passed ──► kept, compacted, bit cleared
+//	              ├── entry read since the clock last passed ──► kept, compacted, its count of
+//	              │   reads (up to two) lowered by one
 //	              └── entry not read ──► evicted
 //
 // A key seen once (a scan, a one-hit wonder) passes through the small queue only, and leaves
@@ -127,7 +128,7 @@ func (s *shard) evictSmallLocked(x arena.ID, need int, forMain bool) (roomIn *ar
 		return s.q
 	}
 	s.eachLiveLocked(x, func(sl slot, pos int, en entry) {
-		if !s.idx.accessed(sl) {
+		if s.idx.freq(sl) == 0 {
 			s.ghostLocked(sl, pos, &en)
 			return
 		}

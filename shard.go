@@ -415,7 +415,7 @@ func (s *shard) insertLocked(h uint64, off uint32) bool {
 	}
 	for range maxSplitsPerInsert {
 		pg, _ := s.idx.page(fp)
-		if _, ok := s.idx.insertIn(pg, fp, off, false); ok {
+		if _, ok := s.idx.insertIn(pg, fp, off, 0); ok {
 			return true
 		}
 		if !s.idx.canSplit(fp) {
@@ -429,7 +429,7 @@ func (s *shard) insertLocked(h uint64, off uint32) bool {
 		s.idx.split(fp, p, s)
 	}
 	pg, _ := s.idx.page(fp)
-	if _, ok := s.idx.insertIn(pg, fp, off, false); ok {
+	if _, ok := s.idx.insertIn(pg, fp, off, 0); ok {
 		return true
 	}
 	mayPanic(pointBucketFull)
@@ -443,7 +443,7 @@ func (s *shard) insertLocked(h uint64, off uint32) bool {
 			victim, expired = i, true
 			break
 		}
-		if unread < 0 && !s.idx.accessed(sl) {
+		if unread < 0 && s.idx.freq(sl) == 0 {
 			unread = i
 		}
 	}
@@ -458,7 +458,7 @@ func (s *shard) insertLocked(h uint64, off uint32) bool {
 		cause = RemovalExpired
 	}
 	s.dropLocked(sl, pos, &en, cause)
-	if _, ok := s.idx.insertIn(pg, fp, off, false); !ok {
+	if _, ok := s.idx.insertIn(pg, fp, off, 0); !ok {
 		panic("mmcache: index insert failed after making room") // unreachable: the home bucket has a free slot
 	}
 	return true
@@ -674,9 +674,12 @@ func (s *shard) alloc(size int, main bool) (pos int, reclaimed bool, err error) 
 // evictLocked reclaims segment x, the main queue's oldest, to become its tail with room for need
 // bytes.
 //
-// The main queue's policy is CLOCK over segments, the "second chance" of a log: an entry read
-// since the clock last passed (its accessed bit is set) is kept, moved down within x, and its
-// bit cleared; an entry not read is evicted, as are dead and expired ones. At most three
+// The main queue's policy is CLOCK over segments, the "second chance" of a log, with a
+// frequency of up to two reads per entry (index.go): an entry read since the clock last passed
+// is kept, moved down within x, and its frequency lowered by one; an entry not read is
+// evicted, as are dead and expired ones. So an entry read twice or more between passes outlives
+// one read once by a round: one accessed bit would make the two equal, and let a burst of
+// entries read once push out those read often. At most three
 // quarters of the segment are kept, so each eviction frees at least a quarter and a Set never
 // pays for more than one segment; x then moves to the tail, behind every other segment, so kept
 // entries get a full round before the clock comes back to them.
@@ -711,7 +714,7 @@ func (s *shard) compactLocked(x arena.ID, keep int, how compaction) {
 	base, w, minExp := int(x)*s.segSize, 0, int64(0)
 	s.eachLiveLocked(x, func(sl slot, pos int, en entry) {
 		sz := en.size()
-		if how != keepLive && (!s.idx.accessed(sl) || w+sz > keep) {
+		if how != keepLive && (s.idx.freq(sl) == 0 || w+sz > keep) {
 			if how == clockSmall {
 				s.ghostLocked(sl, pos, &en)
 			} else {
@@ -719,7 +722,10 @@ func (s *shard) compactLocked(x arena.ID, keep int, how compaction) {
 			}
 			return
 		}
-		if how != keepLive {
+		switch how {
+		case clockMain:
+			s.idx.decFreq(sl)
+		case clockSmall:
 			s.idx.clearAccessed(sl)
 		}
 		if dst := base + w; dst != pos {

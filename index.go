@@ -85,6 +85,8 @@ const (
 var (
 	_ = [1]struct{}{}[pageBuckets*bucketBytes-indexPageSize]
 	_ = [1]struct{}{}[offsOff+4*bucketSlots-metaOff]
+	// Two bits per slot (accessed, accessed again) count the frequency: maxFreq is 2.
+	_ = [1]struct{}{}[maxFreq-2]
 )
 
 // indexHeader is the part of a shard's header in the mapping that describes its index.

@@ -150,9 +150,14 @@ func (s *shard) checkContentsLocked() error {
 				if x.dirEntry(dirIndex(fp, depth)) != p+1 {
 					return fmt.Errorf("slot %d/%d: fingerprint %#x does not lead to page %d", b, k, fp, p)
 				}
+				// Compared as unsigned first: on 32-bit platforms a crafted offset would make
+				// a negative int.
+				if uint64(off-1)<<entryAlignBits >= uint64(len(s.data)) {
+					return fmt.Errorf("slot %d/%d points at offset %d, past the data", b, k, uint64(off-1)<<entryAlignBits)
+				}
 				pos := int(off-1) << entryAlignBits
 				seg := pos / s.segSize
-				if pos >= len(s.data) || owned[seg] == 0 {
+				if owned[seg] == 0 {
 					return fmt.Errorf("slot %d/%d points at offset %d, not in the shard's segments", b, k, pos)
 				}
 				used := int(s.ar.Seg(arena.ID(seg)).Used)

@@ -212,6 +212,13 @@ func (e *engine) attach(path string) (err error) {
 	e.seed = hdr.Seed
 	away := max(time.Now().UnixNano()-hdr.ClosedWall, 0)
 	e.start = time.Now().Add(-time.Duration(max(hdr.ClosedClock-1, 0) + away))
+	// The checks walk every structure with bounds-checked slices: a crafted file makes them
+	// report, or at worst panic on an index out of range, which is a corrupt file too.
+	defer func() {
+		if p := recover(); p != nil {
+			err = incompatible(path, "corrupt: %v", p)
+		}
+	}()
 	l := &e.lay
 	for i := range e.groups {
 		part := e.region[l.base+i*l.groupSize : l.base+(i+1)*l.groupSize : l.base+(i+1)*l.groupSize]
@@ -219,13 +226,6 @@ func (e *engine) attach(path string) (err error) {
 			return incompatible(path, "group %d is corrupt: %v", i, err)
 		}
 	}
-	// The checker walks every structure with bounds-checked slices: a crafted file makes it
-	// report, or at worst panic on an index out of range, which is a corrupt file too.
-	defer func() {
-		if p := recover(); p != nil {
-			err = incompatible(path, "corrupt: %v", p)
-		}
-	}()
 	for i := range e.groups {
 		if err := e.groups[i].checkPool(); err != nil {
 			return incompatible(path, "group %d is corrupt: %v", i, err)

@@ -2,6 +2,7 @@ package mmcache
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -115,7 +116,7 @@ func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, 
 	if attach {
 		// Counters as the last Close left them, verified against the index with the rest of
 		// the shard when it is first locked.
-		s.entries, s.liveBytes = int(min(hdr.entries, 1<<62)), int(min(hdr.liveBytes, 1<<62))
+		s.entries, s.liveBytes = int(min(hdr.entries, math.MaxInt)), int(min(hdr.liveBytes, math.MaxInt))
 		return
 	}
 	s.verified.Store(true)

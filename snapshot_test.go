@@ -47,11 +47,11 @@ func splitSnapshot(b []byte) []snapBlock {
 	var out []snapBlock
 	for at := snapshotHeaderSize; at+8 <= len(b); {
 		n := binary.LittleEndian.Uint32(b[at:])
-		size := int(binary.LittleEndian.Uint32(b[at+4:]))
-		end := at + 8 + size + 8
-		if size > len(b) || end > len(b) {
+		size64 := uint64(binary.LittleEndian.Uint32(b[at+4:]))
+		if size64 > uint64(len(b)) || uint64(at)+16+size64 > uint64(len(b)) {
 			break
 		}
+		end := at + 8 + int(size64) + 8
 		blk := snapBlock{start: at, end: end, last: n == 0}
 		blk.sane = binary.LittleEndian.Uint64(b[end-8:]) == xxhash.Sum64(b[at:end-8])
 		if p := b[at+8 : end-8]; blk.sane && n > 0 {

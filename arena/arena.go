@@ -169,7 +169,7 @@ func Attach(region []byte, segSize int, queues ...*Queue) (*Arena, error) {
 	if err != nil {
 		return nil, err
 	}
-	if int(a.hdr.fresh) > len(a.records) {
+	if uint64(a.hdr.fresh) > uint64(len(a.records)) {
 		return nil, fmt.Errorf("arena: fresh mark %d is beyond the %d segments", a.hdr.fresh, len(a.records))
 	}
 	for i := range a.records {
@@ -433,14 +433,15 @@ func (a *Arena) unlink(q *Queue, id ID) {
 func (a *Arena) CheckQueue(q *Queue) error {
 	n, prev := uint32(0), None
 	for id := q.Head(); id != None; id = a.records[id].next {
-		if int(id) >= len(a.records) || n > uint32(len(a.records)) {
+		// Compared as unsigned: on 32-bit platforms int(id) of a crafted id is negative.
+		if uint64(id) >= uint64(len(a.records)) || n > uint32(len(a.records)) {
 			return fmt.Errorf("arena: queue holds segment %d of %d, or loops", id, len(a.records))
 		}
 		s := &a.records[id]
 		if atomic.LoadUint32(&s.state) != stateQueued || s.prev != prev {
 			return fmt.Errorf("arena: segment %d: state %d, prev %d, want queued after %d", id, s.state, s.prev, prev)
 		}
-		if s.Live > s.Used || int(s.Used) > a.segSize {
+		if s.Live > s.Used || uint64(s.Used) > uint64(a.segSize) {
 			return fmt.Errorf("arena: segment %d: live %d, used %d, size %d", id, s.Live, s.Used, a.segSize)
 		}
 		prev = id
@@ -458,7 +459,7 @@ func (a *Arena) CheckQueue(q *Queue) error {
 // tests and debug builds, with every lock held; it returns the first fault found.
 func (a *Arena) Check(queues ...*Queue) error {
 	h := a.hdr
-	if int(h.fresh) > len(a.records) {
+	if uint64(h.fresh) > uint64(len(a.records)) {
 		return fmt.Errorf("arena: fresh mark %d is beyond the %d segments", h.fresh, len(a.records))
 	}
 	seen := make([]uint8, len(a.records))
@@ -468,7 +469,7 @@ func (a *Arena) Check(queues ...*Queue) error {
 			return err
 		}
 		for id := q.Head(); id != None; id = a.records[id].next {
-			if int(id) >= int(h.fresh) {
+			if uint32(id) >= h.fresh {
 				return fmt.Errorf("arena: queued segment %d is above the fresh mark %d", id, h.fresh)
 			}
 			if seen[id] != 0 {
@@ -483,7 +484,7 @@ func (a *Arena) Check(queues ...*Queue) error {
 	}
 	nfree := uint32(0)
 	for id := h.free; id != None; id = a.records[id].next {
-		if int(id) >= int(h.fresh) {
+		if uint32(id) >= h.fresh {
 			return fmt.Errorf("arena: free segment %d is at or above the fresh mark %d", id, h.fresh)
 		}
 		if seen[id] != 0 || a.records[id].state != stateFree {

@@ -1,5 +1,6 @@
 // Package mmcache is an in-process cache whose every byte, index and entries alike, lives in
-// one anonymous memory mapping outside the Go heap. The garbage collector never scans it, the
+// one memory mapping outside the Go heap: anonymous memory, or a file on tmpfs that the next
+// process reattaches warm (Config.Path). The garbage collector never scans it, the
 // Go heap holds a fixed handful of objects per cache whatever the number of entries, and the
 // mapping's size is a hard bound on the memory the cache uses.
 //
@@ -108,11 +109,10 @@ type engine struct {
 	decodeErrors atomic.Uint64 // values a Typed view could not decode
 
 	// With Config.Path (persist.go): the open, locked file behind the mapping, and its header
-	// in the mapping's first page. shared is true then: released pages must be punched out of
-	// the file, not merely dropped.
+	// in the mapping's first page. Released pages must then be punched out of the file, not
+	// merely dropped (shared).
 	file          *cacheFile
 	fileHdr       *fileHeader
-	shared        bool
 	shardsEmptied atomic.Int64 // reattached shards that failed verification (persist.go)
 
 	readers *readerSlots // lock-free readers at work; see readers.go
@@ -183,7 +183,6 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 		reportsRemovals: cfg.OnRemoval != nil,
 		file:            file,
 		fileHdr:         hdr,
-		shared:          file != nil,
 	}
 	fail := func(err error) (*engine, error) {
 		_ = freeRegion(region)
@@ -226,7 +225,7 @@ func (e *engine) initGroup(i int, part []byte, attach bool) error {
 	var ar *arena.Arena
 	var err error
 	if attach {
-		ar, err = attachGroup(part, l, perGroup)
+		ar, err = attachGroup(part, part[l.arenaOff:arenaEnd], l.segSize, perGroup)
 	} else {
 		ar, err = arena.New(part[l.arenaOff:arenaEnd], l.segSize)
 	}
@@ -284,6 +283,9 @@ func (e *engine) hash(key []byte) uint64 {
 	}
 	return h
 }
+
+// shared reports whether the mapping is a file's (Config.Path).
+func (e *engine) shared() bool { return e.file != nil }
 
 func (e *engine) shardFor(h uint64) *shard { return &e.shards[h&e.mask] }
 

@@ -274,15 +274,15 @@ func (s *shard) verifyLocked() {
 	}
 }
 
-// attachGroup makes group g's arena over part, a file's, verified against its shards' queues.
-func attachGroup(part []byte, l *layout, perGroup int) (*arena.Arena, error) {
+// attachGroup makes a group's arena over region, the arena's part of part (a group of a
+// file), verified against the queues in its shards' headers.
+func attachGroup(part, region []byte, segSize, perGroup int) (*arena.Arena, error) {
 	queues := make([]*arena.Queue, 0, 2*perGroup)
 	for j := range perGroup {
 		hdr := (*shardHeader)(wordAt(part, groupHeaderSize+j*shardHeaderSize))
 		queues = append(queues, &hdr.q, &hdr.sq)
 	}
-	arenaEnd := l.arenaOff + arena.Overhead(l.segments) + l.segments*l.segSize + arena.Align - 1
-	return arena.Attach(part[l.arenaOff:arenaEnd], l.segSize, queues...)
+	return arena.Attach(region, segSize, queues...)
 }
 
 // markClean records in the file what the next cache needs: each shard's counters, the clocks,

@@ -834,7 +834,7 @@ func (s *shard) resetLocked() {
 	// in the pool, another shard may be writing to them.
 	for id := s.q.Head(); id != arena.None; id = s.ar.Next(id) {
 		if s.ar.Pins(id) == 0 {
-			dropPages(s.ar.Bytes(id), s.e.shared)
+			dropPages(s.ar.Bytes(id), s.e.shared())
 		}
 	}
 	s.g.resetQueue(s.q)
@@ -843,9 +843,9 @@ func (s *shard) resetLocked() {
 	var pages []uint32
 	s.idx.eachPage(func(p uint32) { pages = append(pages, p) })
 	for _, p := range pages {
-		dropPages(s.data[int(p)*indexPageSize:int(p+1)*indexPageSize], s.e.shared)
+		dropPages(s.data[int(p)*indexPageSize:int(p+1)*indexPageSize], s.e.shared())
 	}
-	s.idx.reset(s.e.shared)
+	s.idx.reset(s.e.shared())
 	s.g.freePages(pages, s.e.readers.idle())
 	s.entries, s.liveBytes, s.writes = 0, 0, 0
 	s.debugCheckLocked()

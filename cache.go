@@ -113,7 +113,7 @@ type engine struct {
 	// merely dropped (shared).
 	file          *cacheFile
 	fileHdr       *fileHeader
-	shardsEmptied atomic.Int64 // reattached shards that failed verification (persist.go)
+	shardsEmptied atomic.Int64 // reattached shards found dirty or failing verification (persist.go)
 
 	readers *readerSlots // lock-free readers at work; see readers.go
 	closing atomic.Bool  // Close has begun: lock-free readers touch nothing
@@ -220,14 +220,12 @@ func newEngine(cfg Config, clock func() int64) (*engine, error) {
 // attach, takes over what a cache that closed cleanly left there (persist.go).
 func (e *engine) initGroup(i int, part []byte, attach bool) error {
 	l := &e.lay
-	perGroup := l.shards / l.groups
-	arenaEnd := l.arenaOff + arena.Overhead(l.segments) + l.segments*l.segSize + arena.Align - 1
 	var ar *arena.Arena
 	var err error
 	if attach {
-		ar, err = attachGroup(part, part[l.arenaOff:arenaEnd], l.segSize, perGroup)
+		ar, err = attachGroup(l, part)
 	} else {
-		ar, err = arena.New(part[l.arenaOff:arenaEnd], l.segSize)
+		ar, err = arena.New(l.arenaIn(part), l.segSize)
 	}
 	if err != nil {
 		return err
@@ -235,6 +233,15 @@ func (e *engine) initGroup(i int, part []byte, attach bool) error {
 	if ar.Len() != l.segments {
 		return fmt.Errorf("arena of %d segments, layout says %d", ar.Len(), l.segments)
 	}
+	e.setUpGroup(i, part, ar, attach)
+	return nil
+}
+
+// setUpGroup makes group i over part, with its arena ar, and its shards; with attach, they
+// take over what the file holds.
+func (e *engine) setUpGroup(i int, part []byte, ar *arena.Arena, attach bool) {
+	l := &e.lay
+	perGroup := l.shards / l.groups
 	g := &e.groups[i]
 	*g = group{
 		ar:     ar,
@@ -249,13 +256,10 @@ func (e *engine) initGroup(i int, part []byte, attach bool) error {
 			adviseHugePages(g.data[start:end])
 		}
 	}
-	dirs := roundUp(groupHeaderSize+perGroup*shardHeaderSize, 64)
 	for j := range g.shards {
-		hdr := (*shardHeader)(wordAt(part, groupHeaderSize+j*shardHeaderSize))
-		dir := part[dirs+j*l.dirBytes : dirs+(j+1)*l.dirBytes : dirs+(j+1)*l.dirBytes]
+		hdr, dir := l.shardHeaderIn(part, j), l.dirIn(part, j)
 		g.shards[j].init(e, g, j, hdr, dir, l, attach)
 	}
-	return nil
 }
 
 // reservedBytes is the part of the mapping set aside for bookkeeping: group and shard headers,
@@ -634,6 +638,7 @@ func (e *engine) close() error {
 func (s *shard) markClosed() {
 	s.lockUnverified()
 	defer s.unlock()
+	s.markWritten() // before closed, after which the mapping is not touched
 	s.closed = true
 }
 

@@ -92,8 +92,18 @@ func (s *shard) checkStructureLocked() error {
 }
 
 // checkContentsLocked verifies the shard's slots and entries, once checkStructureLocked has
-// passed. Write lock held.
+// passed, and its counters against them. Write lock held.
 func (s *shard) checkContentsLocked() error {
+	entries, liveBytes, err := s.countContentsLocked()
+	if err == nil && (entries != s.entries || liveBytes != s.liveBytes) {
+		err = fmt.Errorf("index holds %d entries of %d bytes, counters say %d and %d", entries, liveBytes, s.entries, s.liveBytes)
+	}
+	return err
+}
+
+// countContentsLocked is checkContentsLocked but for the counters: it returns the entries it
+// found and their bytes. Write lock held.
+func (s *shard) countContentsLocked() (entries, liveBytes int, err error) {
 	// The shard's segments, and a bit for each place an entry may start in them (entries are
 	// entryAlign-aligned): set for the entries slots point at.
 	owned := make([]int32, s.ar.Len()) // a segment's place in marks, plus one; 0: not the shard's
@@ -115,7 +125,6 @@ func (s *shard) checkContentsLocked() error {
 	}
 	x := &s.idx
 	depth := x.hdr.depth
-	liveBytes, entries := 0, 0
 	for i := uint32(0); i < 1<<depth; {
 		e := x.dirEntry(i)
 		j := i + 1
@@ -130,7 +139,7 @@ func (s *shard) checkContentsLocked() error {
 		p := e - 1
 		pg := int(p) * indexPageSize
 		if d := x.localDepth(pg); depth < d || span != 1<<(depth-d) {
-			return fmt.Errorf("page %d has local depth %d, and a run of %d directory entries of depth %d", p, d, span, depth)
+			return 0, 0, fmt.Errorf("page %d has local depth %d, and a run of %d directory entries of depth %d", p, d, span, depth)
 		}
 		var overflow [pageBuckets]int
 		for b := pg; b < pg+indexPageSize; b += bucketBytes {
@@ -140,7 +149,7 @@ func (s *shard) checkContentsLocked() error {
 				fp := x.fp(sl)
 				if x.ghosts(b)&(1<<k) != 0 {
 					if off != 0 {
-						return fmt.Errorf("slot %d/%d names an entry and is a ghost", b, k)
+						return 0, 0, fmt.Errorf("slot %d/%d names an entry and is a ghost", b, k)
 					}
 					continue
 				}
@@ -148,37 +157,37 @@ func (s *shard) checkContentsLocked() error {
 					continue
 				}
 				if x.dirEntry(dirIndex(fp, depth)) != p+1 {
-					return fmt.Errorf("slot %d/%d: fingerprint %#x does not lead to page %d", b, k, fp, p)
+					return 0, 0, fmt.Errorf("slot %d/%d: fingerprint %#x does not lead to page %d", b, k, fp, p)
 				}
 				// Compared as unsigned first: on 32-bit platforms a crafted offset would make
 				// a negative int.
 				if uint64(off-1)<<entryAlignBits >= uint64(len(s.data)) {
-					return fmt.Errorf("slot %d/%d points at offset %d, past the data", b, k, uint64(off-1)<<entryAlignBits)
+					return 0, 0, fmt.Errorf("slot %d/%d points at offset %d, past the data", b, k, uint64(off-1)<<entryAlignBits)
 				}
 				pos := int(off-1) << entryAlignBits
 				seg := pos / s.segSize
 				if owned[seg] == 0 {
-					return fmt.Errorf("slot %d/%d points at offset %d, not in the shard's segments", b, k, pos)
+					return 0, 0, fmt.Errorf("slot %d/%d points at offset %d, not in the shard's segments", b, k, pos)
 				}
 				used := int(s.ar.Seg(arena.ID(seg)).Used)
 				en, ok := peekEntry(s.data[seg*s.segSize:seg*s.segSize+used], pos-seg*s.segSize)
 				if !ok {
-					return fmt.Errorf("slot %d/%d points past the used part of segment %d, or at a broken header", b, k, seg)
+					return 0, 0, fmt.Errorf("slot %d/%d points past the used part of segment %d, or at a broken header", b, k, seg)
 				}
 				if en.flags&flagDead != 0 {
-					return fmt.Errorf("slot %d/%d points at a dead entry", b, k)
+					return 0, 0, fmt.Errorf("slot %d/%d points at a dead entry", b, k)
 				}
 				if want := fingerprint(s.e.hash(s.key(pos, &en))); want != fp {
-					return fmt.Errorf("slot %d/%d: fingerprint %#x, the key's is %#x", b, k, fp, want)
+					return 0, 0, fmt.Errorf("slot %d/%d: fingerprint %#x, the key's is %#x", b, k, fp, want)
 				}
 				if found, ok := x.find(fp, off); !ok || found != sl {
-					return fmt.Errorf("slot %d/%d is not reached by probing from its home bucket", b, k)
+					return 0, 0, fmt.Errorf("slot %d/%d is not reached by probing from its home bucket", b, k)
 				}
 				for y := home(pg, fp); y != b; y = nextBucket(y) {
 					overflow[(y-pg)/bucketBytes]++
 				}
 				if mark(pos) {
-					return fmt.Errorf("two slots point at offset %d", pos)
+					return 0, 0, fmt.Errorf("two slots point at offset %d", pos)
 				}
 				entries++
 				liveBytes += en.keyLen + en.valLen
@@ -186,12 +195,9 @@ func (s *shard) checkContentsLocked() error {
 		}
 		for b, want := range overflow {
 			if got := int(x.overflow(pg + b*bucketBytes)); got != want && got != overflowMax {
-				return fmt.Errorf("page %d bucket %d: overflow count %d, want %d", p, b, got, want)
+				return 0, 0, fmt.Errorf("page %d bucket %d: overflow count %d, want %d", p, b, got, want)
 			}
 		}
-	}
-	if entries != s.entries || liveBytes != s.liveBytes {
-		return fmt.Errorf("index holds %d entries of %d bytes, counters say %d and %d", entries, liveBytes, s.entries, s.liveBytes)
 	}
 	for _, q := range s.queues() {
 		for id := q.Head(); id != arena.None; id = s.ar.Next(id) {
@@ -201,23 +207,23 @@ func (s *shard) checkContentsLocked() error {
 			for p := 0; p < len(seg); {
 				en, ok := peekEntry(seg, p)
 				if !ok {
-					return fmt.Errorf("segment %d: broken entry header at %d", id, p)
+					return 0, 0, fmt.Errorf("segment %d: broken entry header at %d", id, p)
 				}
 				if en.flags&flagDead == 0 {
 					i := int(owned[id]-1)*perSeg*64 + p/entryAlign
 					if marks[i/64]&(1<<(i%64)) == 0 {
-						return fmt.Errorf("live entry at %d of segment %d has no slot", p, id)
+						return 0, 0, fmt.Errorf("live entry at %d of segment %d has no slot", p, id)
 					}
 					live += en.size()
 				}
 				p += en.size()
 			}
 			if live != int(r.Live) {
-				return fmt.Errorf("segment %d: live bytes %d, record says %d", id, live, r.Live)
+				return 0, 0, fmt.Errorf("segment %d: live bytes %d, record says %d", id, live, r.Live)
 			}
 		}
 	}
-	return nil
+	return entries, liveBytes, nil
 }
 
 // checkPool verifies the group's arena as a whole (arena.Check) and its page pool: the pages

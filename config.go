@@ -85,8 +85,10 @@ type Config struct {
 	// write ([ErrUnsafeFile]), and one that another cache, in this process or another, has open
 	// ([ErrFileLocked]). A file of another layout (Capacity, Shards, MaxEntrySize, ...) or
 	// version gives [ErrIncompatible], naming what differs, unless ResetIncompatible is set. A
-	// file whose last cache did not Close (the process was killed) is not trusted: New starts
-	// empty and rewrites it. Stats counters start at zero; Len and the bytes counts carry over.
+	// file whose last cache did not Close (the process was killed) is recovered: the shards it
+	// was writing at that moment start empty, every other one is served. A read-only file is
+	// refused with an error wrapping fs.ErrPermission, root or not. Stats counters start at
+	// zero; Len and the bytes counts carry over.
 	Path string
 
 	// ResetIncompatible makes New start empty over a file at Path that it would refuse with
@@ -153,6 +155,27 @@ type layout struct {
 	// base is where the first group starts: 0, or a page for the file header when the mapping
 	// is a file (persist.go).
 	base int
+}
+
+// A group's part of the mapping, as the layout carves it:
+//
+//	part: | group header | shard headers | pad | directories | pad | arena (arenaOff on) |
+
+// shardHeaderIn returns the header of shard j of the group whose part of the mapping is part.
+func (l *layout) shardHeaderIn(part []byte, j int) *shardHeader {
+	return (*shardHeader)(wordAt(part, groupHeaderSize+j*shardHeaderSize))
+}
+
+// dirIn returns the index directory of shard j of the group whose part is part.
+func (l *layout) dirIn(part []byte, j int) []byte {
+	start := roundUp(groupHeaderSize+l.shards/l.groups*shardHeaderSize, 64) + j*l.dirBytes
+	return part[start : start+l.dirBytes : start+l.dirBytes]
+}
+
+// arenaIn returns the region of the arena of the group whose part is part.
+func (l *layout) arenaIn(part []byte) []byte {
+	end := l.arenaOff + arena.Overhead(l.segments) + l.segments*l.segSize + arena.Align - 1
+	return part[l.arenaOff:end]
 }
 
 func invalid(format string, args ...any) error {

@@ -3,6 +3,7 @@ package mmcache
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -65,6 +66,10 @@ func openCacheFile(path string, size int) (*cacheFile, error) {
 		return fail(fmt.Errorf("%w: %s is owned by user %d, not by this process's user %d", ErrUnsafeFile, path, st.Uid, processUID()))
 	case st.Mode&0o022 != 0:
 		return fail(fmt.Errorf("%w: %s has mode %#o: group or others may write it", ErrUnsafeFile, path, st.Mode&0o777))
+	case st.Mode&0o200 == 0:
+		// Only root gets this far: for any other user the O_RDWR open failed with EACCES,
+		// which wraps fs.ErrPermission as this does.
+		return fail(fmt.Errorf("mmcache: cache file %s has mode %#o: its owner may not write it: %w", path, st.Mode&0o777, fs.ErrPermission))
 	}
 	if created {
 		// Room for the whole mapping up front, so that a full tmpfs fails here and not with

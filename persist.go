@@ -20,14 +20,22 @@ import (
 // The file header names the layout, so that a file is reattached only by a cache that reads it
 // the same way, and says whether its last cache closed cleanly. New marks the file open before
 // it serves anything; Close, once no call touches the mapping, writes each shard's counters into
-// its header, the clocks, and marks the file clean. A file found open was left by a process
-// that died: its shards may be half-written, and New starts empty over it.
+// its header, the clocks, and marks the file clean.
+//
+// A file found open was left by a process that died. Each shard's header carries a dirty mark,
+// set while a writer holds the shard's lock: the shards found dirty may be half-written and are
+// emptied; every other shard is served (recoverGroup). What the shards share, each group's pool
+// of segments and index pages, is rebuilt around the shards kept, since a shard's writer may
+// have died inside it. Their counters, which only Close writes, are counted again when each
+// shard is verified.
 //
 // Expiry carries over on the wall clock. Entries keep their expiry on the cache's monotonic
 // clock (nanoseconds since New, plus one); Close records that clock and the wall clock, and
 // the next New starts its clock where the last one stopped plus the wall-clock time between,
 // so an entry that expired while no process had the file is not served. A wall clock set back
-// meanwhile counts as no time passed; one set forward expires entries early.
+// meanwhile counts as no time passed; one set forward expires entries early. After a crash,
+// the clock and wall clock recorded when the file was opened stand in for those of Close: a
+// wall clock stepped while the process ran shifts expiry by that step.
 
 // Errors of Config.Path.
 var (
@@ -47,14 +55,14 @@ var (
 
 const (
 	fileMagic   = "mmcache\x00"
-	fileVersion = 1
+	fileVersion = 2
 
 	fileOpen  = 1 // a cache has the file mapped, or died with it mapped
 	fileClean = 2 // the last cache closed it
 )
 
-// fileHeader is the first bytes of a cache file. Every field but State, ClosedWall and
-// ClosedClock describes the layout; Check covers all of them.
+// fileHeader is the first bytes of a cache file. Every field but State and the clocks
+// describes the layout; Check covers all of them.
 type fileHeader struct {
 	Magic       [8]byte
 	Version     uint32
@@ -73,6 +81,8 @@ type fileHeader struct {
 	Seed        uint64
 	ClosedWall  int64 // Unix nanoseconds at the last Close
 	ClosedClock int64 // the cache's clock at the last Close
+	OpenedWall  int64 // Unix nanoseconds when the last cache opened the file
+	OpenedClock int64 // the cache's clock then
 	Check       uint64
 }
 
@@ -126,8 +136,8 @@ func incompatible(path, format string, args ...any) error {
 }
 
 // fileRegion opens or creates the file at cfg.Path for layout l and maps it. attach reports a
-// file to reattach: its header matched and says it was closed cleanly, and it is now marked
-// open. Otherwise the region is zeroed, for New to format.
+// file to reattach: its header matched, and it was closed cleanly or its process died (its
+// State says which). Otherwise the region is zeroed, for New to format.
 func fileRegion(cfg *Config, l *layout, pageSize int) (f *cacheFile, region []byte, hdr *fileHeader, attach bool, err error) {
 	if !cacheFilesSupported {
 		return nil, nil, nil, false, invalid("Config.Path is supported on Linux only")
@@ -172,11 +182,9 @@ func fileRegion(cfg *Config, l *layout, pageSize int) (f *cacheFile, region []by
 		why = incompatible(cfg.Path, "format version %d, this package writes version %d", hdr.Version, fileVersion)
 	case hdr.mismatch(&want) != "":
 		why = incompatible(cfg.Path, "%s", hdr.mismatch(&want))
-	case hdr.State != fileClean:
-		// Its last cache died with it mapped: start empty (below), as a new file.
+	case hdr.State != fileClean && hdr.State != fileOpen:
+		why = incompatible(cfg.Path, "state %d is neither open nor clean", hdr.State)
 	default:
-		hdr.State = fileOpen
-		hdr.Check = hdr.sum()
 		return f, region, hdr, true, nil
 	}
 	if why != nil && !cfg.ResetIncompatible {
@@ -201,17 +209,30 @@ func fileRegion(cfg *Config, l *layout, pageSize int) (f *cacheFile, region []by
 // markOpen writes a fresh file's header: the layout, open.
 func (e *engine) markOpen(pageSize int) {
 	*e.fileHdr = layoutHeader(&e.lay, e.seed, pageSize)
+	e.stampOpen()
+}
+
+// stampOpen marks the file open, with the clocks a recovery after a crash starts from.
+func (e *engine) stampOpen() {
+	e.fileHdr.State = fileOpen
+	e.fileHdr.OpenedWall = time.Now().UnixNano()
+	e.fileHdr.OpenedClock = e.now()
 	e.fileHdr.Check = e.fileHdr.sum()
 }
 
-// attach takes over the state a cleanly closed cache left in the file: the hash seed, the
-// clock, each group's arena and each shard's queues, index and counters, after verifying all
-// of it. An error wraps ErrIncompatible.
+// attach takes over the state the last cache left in the file: the hash seed, the clock, each
+// group's arena and each shard's queues, index and counters, after verifying all of it. A file
+// whose process died keeps its clean shards (recoverGroup). An error wraps ErrIncompatible.
 func (e *engine) attach(path string) (err error) {
 	hdr := e.fileHdr
+	crashed := hdr.State != fileClean
 	e.seed = hdr.Seed
-	away := max(time.Now().UnixNano()-hdr.ClosedWall, 0)
-	e.start = time.Now().Add(-time.Duration(max(hdr.ClosedClock-1, 0) + away))
+	wall, clock := hdr.ClosedWall, hdr.ClosedClock
+	if crashed {
+		wall, clock = hdr.OpenedWall, hdr.OpenedClock
+	}
+	away := max(time.Now().UnixNano()-wall, 0)
+	e.start = time.Now().Add(-time.Duration(max(clock-1, 0) + away))
 	// The checks walk every structure with bounds-checked slices: a crafted file makes them
 	// report, or at worst panic on an index out of range, which is a corrupt file too.
 	defer func() {
@@ -222,7 +243,13 @@ func (e *engine) attach(path string) (err error) {
 	l := &e.lay
 	for i := range e.groups {
 		part := e.region[l.base+i*l.groupSize : l.base+(i+1)*l.groupSize : l.base+(i+1)*l.groupSize]
-		if err := e.initGroup(i, part, true); err != nil {
+		var err error
+		if crashed {
+			err = e.recoverGroup(i, part)
+		} else {
+			err = e.initGroup(i, part, true)
+		}
+		if err != nil {
 			return incompatible(path, "group %d is corrupt: %v", i, err)
 		}
 	}
@@ -239,7 +266,54 @@ func (e *engine) attach(path string) (err error) {
 			return incompatible(path, "shard %d is corrupt: %v", i, err)
 		}
 	}
+	e.stampOpen()
 	return nil
+}
+
+// recoverGroup takes over group i of a file whose process died, part being its share of the
+// mapping. Shards marked dirty are emptied, before anything reads their structures; the pool
+// of segments and of index pages is rebuilt around the others (arena.Recover), whose counters
+// their verification counts (verifyLocked). What the caller's checks refuse afterwards makes
+// the whole file incompatible.
+func (e *engine) recoverGroup(i int, part []byte) error {
+	l := &e.lay
+	perGroup := l.shards / l.groups
+	segs := l.segments
+	pagesPerSeg := l.segSize / indexPageSize
+	npages := uint32(segs * pagesPerSeg)
+	pageSeg := make([]bool, segs) // segments holding a page of a kept shard's index
+	queues := make([]*arena.Queue, 0, 2*perGroup)
+	for j := range perGroup {
+		hdr := l.shardHeaderIn(part, j)
+		x := index{hdr: &hdr.idx, dir: l.dirIn(part, j), maxDepth: l.dirDepth, npages: npages}
+		ok := hdr.dirty == 0 && hdr.idx.depth <= l.dirDepth
+		if ok {
+			x.eachPage(func(p uint32) { ok = ok && p < npages })
+		}
+		if !ok {
+			*hdr = shardHeader{}
+			x.reset(true)
+			e.shardsEmptied.Add(1)
+			continue
+		}
+		x.eachPage(func(p uint32) { pageSeg[int(p)/pagesPerSeg] = true })
+		hdr.entries, hdr.liveBytes = 0, 0 // unknown: counted by verifyLocked
+		queues = append(queues, &hdr.q, &hdr.sq)
+	}
+	ar, err := arena.Recover(l.arenaIn(part), l.segSize, func(id arena.ID) bool { return pageSeg[id] }, queues...)
+	if err != nil {
+		return err
+	}
+	if ar.Len() != segs {
+		return fmt.Errorf("arena of %d segments, layout says %d", ar.Len(), segs)
+	}
+	e.setUpGroup(i, part, ar, true)
+	g := &e.groups[i]
+	for j := range g.shards {
+		g.shards[j].recount = true
+	}
+	g.rebuildPages(pageSeg)
+	return g.checkPool()
 }
 
 // verifyLocked checks a reattached shard's slots and entries before anything reads them. A
@@ -263,8 +337,14 @@ func (s *shard) verifyLocked() {
 				err = fmt.Errorf("%v", p)
 			}
 		}()
-		return s.checkContentsLocked()
+		if !s.recount {
+			return s.checkContentsLocked()
+		}
+		entries, liveBytes, err := s.countContentsLocked()
+		s.entries, s.liveBytes = entries, liveBytes
+		return err
 	}()
+	s.recount = false
 	if err != nil {
 		s.e.shardsEmptied.Add(1)
 		s.resetLocked()
@@ -274,15 +354,15 @@ func (s *shard) verifyLocked() {
 	}
 }
 
-// attachGroup makes a group's arena over region, the arena's part of part (a group of a
-// file), verified against the queues in its shards' headers.
-func attachGroup(part, region []byte, segSize, perGroup int) (*arena.Arena, error) {
-	queues := make([]*arena.Queue, 0, 2*perGroup)
-	for j := range perGroup {
-		hdr := (*shardHeader)(wordAt(part, groupHeaderSize+j*shardHeaderSize))
+// attachGroup makes the arena of a group of a file, part being the group's share of it,
+// verified against the queues in its shards' headers.
+func attachGroup(l *layout, part []byte) (*arena.Arena, error) {
+	queues := make([]*arena.Queue, 0, 2*l.shards/l.groups)
+	for j := range l.shards / l.groups {
+		hdr := l.shardHeaderIn(part, j)
 		queues = append(queues, &hdr.q, &hdr.sq)
 	}
-	return arena.Attach(region, segSize, queues...)
+	return arena.Attach(l.arenaIn(part), l.segSize, queues...)
 }
 
 // markClean records in the file what the next cache needs: each shard's counters, the clocks,

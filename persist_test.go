@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -14,6 +15,8 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mmcache/mmcache/arena"
 )
 
 // cacheFilePath is a path for a cache file in a fresh directory, on tmpfs where there is one.
@@ -202,9 +205,9 @@ func TestRestartDamagedHeader(t *testing.T) {
 		require.ErrorIs(t, err, ErrIncompatible, "bit %d", bit)
 	}
 	restore()
-	editHeader(t, path, func(h *fileHeader) { h.Version = 2 })
+	editHeader(t, path, func(h *fileHeader) { h.Version = fileVersion + 1 })
 	_, err = New(fileConfig(path))
-	require.ErrorContains(t, err, "format version 2")
+	require.ErrorContains(t, err, fmt.Sprintf("format version %d", fileVersion+1))
 
 	restore()
 	writeAt(t, path, 0, []byte("this is not a cache file at all"))
@@ -327,6 +330,113 @@ func TestRestartCorruptInsides(t *testing.T) {
 	require.NoError(t, c.Close())
 }
 
+// crashCopy copies the file at src, a running cache's, to a new path when fn says, while fn
+// holds what it holds: the file as a process killed at that moment would leave it.
+func crashCopy(t *testing.T, src string, fn func(copyNow func())) string {
+	path := cacheFilePath(t)
+	fn(func() {
+		b, err := os.ReadFile(src)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, b, 0o600))
+	})
+	return path
+}
+
+// A process that died while it wrote one shard, and in the middle of its pool's bookkeeping,
+// leaves a file whose other shards are served in full; the pools are rebuilt, and the cache
+// goes on writing, checking and closing as any other.
+func TestRestartAfterCrashEmptiesTheDirtyShard(t *testing.T) {
+	leakCheck(t)
+	src := cacheFilePath(t)
+	c, err := New(fileConfig(src))
+	require.NoError(t, err)
+	defer c.Close()
+	want := fillModel(t, c, 20000)
+	const dirty = 3
+	inDirty := map[string]bool{}
+	for k := range want {
+		if c.e.hash([]byte(k))&c.e.mask == dirty {
+			inDirty[k] = true
+		}
+	}
+	require.NotEmpty(t, inDirty)
+	base := uintptr(unsafe.Pointer(&c.e.region[0]))
+	at := func(p unsafe.Pointer) int64 { return int64(uintptr(p) - base) }
+	g := c.e.shards[0].g
+	poolOff := at(unsafe.Pointer(&g.ar.Data()[0])) - int64(arena.Overhead(g.ar.Len())) // the arena's header
+	pagesOff := at(unsafe.Pointer(g.hdr))
+	pinnedOff := at(unsafe.Pointer(g.ar.Seg(c.e.shards[1].q.Head()))) + 24 // a record's pins
+	retiredOff := at(unsafe.Pointer(c.e.shards[1].q)) + 12                 // a queue's retired count
+	path := crashCopy(t, src, func(copyNow func()) {
+		s := &c.e.shards[dirty]
+		s.lock()
+		defer s.unlock()
+		copyNow()
+	})
+	u32 := func(vs ...uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	writeAt(t, path, poolOff, u32(0xfffffff0))            // the free list's head
+	writeAt(t, path, poolOff+8, u32(12345, 0))            // free and held counts
+	writeAt(t, path, pagesOff, u32(0xfffffff0, 7, 3, 99)) // page pool
+	writeAt(t, path, pinnedOff, u32(2))                   // pinned by two readers
+	writeAt(t, path, retiredOff, u32(1))                  // a segment retired, waiting for them
+
+	r, err := New(fileConfig(path))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), r.e.shardsEmptied.Load())
+	got := contents(r)
+	require.Equal(t, int64(1), r.e.shardsEmptied.Load(), "the clean shards pass their verification")
+	for k := range inDirty {
+		delete(want, k)
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, len(want), r.Stats().Entries)
+	mustCheck(t, r, "recovered")
+	// It goes on: new entries take segments and index pages from the rebuilt pools.
+	more := fillModel(t, r, 30000)
+	for k, v := range more {
+		want[k] = v
+	}
+	mustCheck(t, r, "recovered, then written")
+	got = contents(r)
+	require.NoError(t, r.Close())
+	r, err = New(fileConfig(path))
+	require.NoError(t, err)
+	require.Equal(t, got, contents(r))
+	require.NoError(t, r.Close())
+}
+
+// After a crash, expiry goes on from the clocks recorded when the file was opened.
+func TestRestartAfterCrashKeepsExpiry(t *testing.T) {
+	leakCheck(t)
+	src := cacheFilePath(t)
+	c, err := New(fileConfig(src))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetWithTTL([]byte("hour"), []byte("a"), time.Hour))
+	require.NoError(t, c.SetWithTTL([]byte("day"), []byte("b"), 24*time.Hour))
+	require.NoError(t, c.Set([]byte("never"), []byte("c")))
+	path := crashCopy(t, src, func(copyNow func()) { copyNow() })
+	// As if the process had opened the file two hours before it died.
+	editHeader(t, path, func(h *fileHeader) {
+		require.Equal(t, uint32(fileOpen), h.State)
+		h.OpenedWall -= int64(2 * time.Hour)
+	})
+	r, err := New(fileConfig(path))
+	require.NoError(t, err)
+	defer r.Close()
+	require.False(t, r.Has([]byte("hour")))
+	_, ttl, ok := r.GetWithTTL(nil, []byte("day"))
+	require.True(t, ok)
+	require.InDelta(t, float64(22*time.Hour), float64(ttl), float64(time.Minute))
+	require.True(t, r.Has([]byte("never")))
+}
+
 func TestRestartFileLocked(t *testing.T) {
 	leakCheck(t)
 	path := cacheFilePath(t)
@@ -360,6 +470,19 @@ func TestRestartRefusesUnsafeFiles(t *testing.T) {
 
 	_, err = New(fileConfig(dir))
 	require.Error(t, err, "a directory")
+
+	// A read-only file is refused, root or not, and left as it was.
+	readOnly := closedCacheFile(t, setOne(t))
+	require.NoError(t, os.Chmod(readOnly, 0o400))
+	before, err := os.ReadFile(readOnly)
+	require.NoError(t, err)
+	_, err = New(fileConfig(readOnly))
+	require.ErrorIs(t, err, fs.ErrPermission)
+	_, err = New(Config{Capacity: 16 << 20, Path: readOnly, ResetIncompatible: true})
+	require.ErrorIs(t, err, fs.ErrPermission)
+	after, err := os.ReadFile(readOnly)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(before, after), "the read-only file is untouched")
 
 	// A file another user owns: seen as such by making this process another user.
 	mine := closedCacheFile(t, setOne(t))

@@ -132,3 +132,36 @@ func (g *group) freePages(pages []uint32, readersIdle bool) {
 	}
 	*h = groupHeader{}
 }
+
+// rebuildPages remakes the page pool of a group recovered from a file whose process died
+// (persist.go), from the pages its shards' indexes name: every other page of the segments that
+// hold pages (held) goes on the free list, and none is left to cut. Every shard of the group
+// locked, or not yet in use.
+func (g *group) rebuildPages(held []bool) {
+	out := make([]bool, len(g.data)/indexPageSize)
+	h := groupHeader{}
+	for i := range g.shards {
+		g.shards[i].idx.eachPage(func(p uint32) { out[p] = true })
+	}
+	for id := len(held) - 1; id >= 0; id-- {
+		if !held[id] {
+			continue
+		}
+		first := uint32(id) * g.pages
+		if h.carveEnd == 0 {
+			h.carveNext, h.carveEnd = first+g.pages, first+g.pages // the last segment, all cut
+		}
+		for p := first + g.pages - 1; ; p-- {
+			if out[p] {
+				h.pagesOut++
+			} else {
+				*(*uint32)(wordAt(g.data, int(p)*indexPageSize)) = h.freePage
+				h.freePage = p + 1
+			}
+			if p == first {
+				break
+			}
+		}
+	}
+	*g.hdr = h
+}

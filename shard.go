@@ -41,7 +41,11 @@ type shard struct {
 	idx     index
 	data    []byte // g.data: all segments back to back; points into the mapping
 	segSize int
-	gi      int // the shard's place in g.shards
+	gi      int  // the shard's place in g.shards
+	persist bool // the mapping is a file: each write lock hold marks head.dirty
+	// recount: the counters of a shard recovered from a file whose process died are not known
+	// until its verification counts them.
+	recount bool
 
 	_ [64]byte
 
@@ -84,7 +88,10 @@ type shardHeader struct {
 	// entries and liveBytes as Close left them, for a cache that reattaches the file
 	// (persist.go); unused otherwise.
 	entries, liveBytes uint64
-	_                  [shardHeaderSize - 2*arena.QueueSize - 8 - 16]byte
+	// dirty is 1 while a writer of a file-backed cache holds the shard's lock: a shard found
+	// dirty in a file whose process died was half-written, and is emptied (persist.go).
+	dirty uint32
+	_     [shardHeaderSize - 2*arena.QueueSize - 8 - 16 - 4]byte
 }
 
 var (
@@ -104,6 +111,7 @@ func (s *shard) init(e *engine, g *group, gi int, hdr *shardHeader, dir []byte, 
 		data:    g.data,
 		segSize: l.segSize,
 		gi:      gi,
+		persist: e.file != nil,
 		open:    noOpenSegments,
 		idx: index{
 			hdr:      &hdr.idx,
@@ -147,6 +155,26 @@ func (s *shard) lockUnverified() {
 	// Read it back: without a load in between, the compiler may merge this store with
 	// unlock's into one that never makes seq odd. An atomic load is a plain MOV on amd64.
 	_ = atomic.LoadUint64(&s.seq)
+	s.markDirty()
+}
+
+// markDirty marks a file-backed shard's header while its lock is held, before any write: a
+// process killed under the lock leaves the mark, and the next one empties this shard alone
+// (persist.go). A kill stops the process between two instructions, and every store the
+// process made before then reaches the file (tmpfs pages outlive it, whatever order the CPU
+// made the stores visible in): so a shard found clean was not being written. Write lock held;
+// the mapping is not touched once the shard is closed.
+func (s *shard) markDirty() {
+	if s.persist && !s.closed {
+		s.head.dirty = 1
+	}
+}
+
+// markWritten clears markDirty's mark, after the last write of a lock hold.
+func (s *shard) markWritten() {
+	if s.persist && !s.closed {
+		s.head.dirty = 0
+	}
 }
 
 // ready makes sure the shard has been verified, for an operation about to read it under the
@@ -189,6 +217,7 @@ func (s *shard) tryLock() bool {
 	}
 	releaseStore(&s.seq, s.seq+1)
 	_ = atomic.LoadUint64(&s.seq) // as in lock
+	s.markDirty()
 	if !s.verified.Load() {
 		s.verifyLocked()
 	}
@@ -197,6 +226,7 @@ func (s *shard) tryLock() bool {
 
 func (s *shard) release() {
 	s.rm = nil
+	s.markWritten()
 	releaseStore(&s.seq, s.seq+1)
 	s.mu.Unlock()
 }

@@ -194,6 +194,58 @@ func Attach(region []byte, segSize int, queues ...*Queue) (*Arena, error) {
 	return a, nil
 }
 
+// Recover returns an Arena over a region whose last owner died while writing it (a region in
+// a file, left by a killed process): the pool's free list and counts may be half-updated, and
+// readers of that process may have left pins and retired segments. The owner vouches for the
+// queues it gives, those that were not being written when it died; the queues it does not
+// trust it must empty before the call. Recover then rebuilds the pool around them: pins are
+// cleared, the queues' retired segments are freed, a segment for which held reports true is
+// held, and every other segment below the fresh mark is free. It verifies the result as
+// [Arena.Check] does, so a crafted region gives an error, never a read outside it.
+func Recover(region []byte, segSize int, held func(ID) bool, queues ...*Queue) (*Arena, error) {
+	a, err := over(region, segSize)
+	if err != nil {
+		return nil, err
+	}
+	h := a.hdr
+	if uint64(h.fresh) > uint64(len(a.records)) {
+		return nil, fmt.Errorf("arena: fresh mark %d is beyond the %d segments", h.fresh, len(a.records))
+	}
+	queued := make([]bool, len(a.records))
+	for _, q := range queues {
+		if err := a.CheckQueue(q); err != nil {
+			return nil, err
+		}
+		for id := q.Head(); id != None; id = a.records[id].next {
+			if uint32(id) >= h.fresh || queued[id] {
+				return nil, fmt.Errorf("arena: queued segment %d is above the fresh mark %d, or queued twice", id, h.fresh)
+			}
+			queued[id] = true
+		}
+		q.retired = 0
+	}
+	*h = header{free: None, fresh: h.fresh}
+	// Backwards, so that the free list hands out low segments first, as a fresh pool does.
+	for i := len(a.records) - 1; i >= 0; i-- {
+		r := &a.records[i]
+		r.pins = 0
+		switch {
+		case i >= int(h.fresh):
+			*r = Segment{}
+		case queued[i]:
+		case held(ID(i)):
+			*r = Segment{prev: None, next: None, state: stateHeld}
+			h.held++
+		default:
+			a.free(ID(i))
+		}
+	}
+	if err := a.Check(queues...); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
 // over is an Arena over region, as New and Attach make it, without touching the region.
 func over(region []byte, segSize int) (*Arena, error) {
 	if segSize <= 0 || segSize%Align != 0 || segSize > MaxSegmentSize {

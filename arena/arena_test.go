@@ -1447,3 +1447,63 @@ func TestConcurrentUnpin(t *testing.T) {
 		require.Equal(t, 3, a.Free())
 	}
 }
+
+// Recover rebuilds the pool of a region whose owner died in the middle of its bookkeeping:
+// the queues it keeps stay as they were, pins and retired segments are dropped, held segments
+// are those the owner names, and every other segment handed out before is free again.
+func TestRecover(t *testing.T) {
+	a := newArena(t, 12)
+	kept, dropped := newQueue(), newQueue()
+	for range 3 {
+		_, ok := a.Grab(kept)
+		require.True(t, ok)
+		_, ok = a.Grab(dropped)
+		require.True(t, ok)
+	}
+	held, ok := a.Take()
+	require.True(t, ok)
+	other, ok := a.Take() // held once, not named as held by the owner now
+	require.True(t, ok)
+	pinned := kept.Head()
+	a.Pin(pinned)
+	retired := a.Next(pinned)
+	a.Pin(retired)
+	require.False(t, a.Retire(kept, retired))
+	a.Seg(kept.Head()).Used = 40
+	keptIDs := ids(t, a, kept)
+	// The owner died inside the pool: its free list and counts are half-written, and it has
+	// emptied the queue it does not trust.
+	a.hdr.free, a.hdr.nfree, a.hdr.held = 7, 5, 0
+	*dropped = Queue{}
+
+	r, err := Recover(a.region, testSeg, func(id ID) bool { return id == held }, kept)
+	require.NoError(t, err)
+	check(t, r, kept)
+	require.Equal(t, keptIDs, ids(t, r, kept))
+	require.Zero(t, kept.Retired())
+	require.Equal(t, uint32(40), r.Seg(pinned).Used)
+	require.Zero(t, r.Pins(pinned))
+	require.Zero(t, r.Pins(retired))
+	require.True(t, r.IsHeld(held))
+	require.False(t, r.IsHeld(other))
+	require.Equal(t, 1, r.Held())
+	require.Equal(t, 12-len(keptIDs)-1, r.Free())
+	// Everything not kept can be handed out again, once each.
+	seen := map[ID]bool{}
+	for range r.Free() {
+		id, ok := r.Take()
+		require.True(t, ok)
+		require.False(t, seen[id] || id == held || slices.Contains(keptIDs, id), "segment %d handed out twice", id)
+		seen[id] = true
+	}
+	_, ok = r.Take()
+	require.False(t, ok)
+
+	// A queue that is not intact is refused, never trusted.
+	a2 := newArena(t, 4)
+	q := newQueue()
+	_, _ = a2.Grab(q)
+	q.head1 = 100
+	_, err = Recover(a2.region, testSeg, func(ID) bool { return false }, q)
+	require.Error(t, err)
+}

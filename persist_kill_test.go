@@ -60,7 +60,7 @@ func TestCrashChild(t *testing.T) {
 // crashConfig is the Config of the crash test's cache file: more shards than a 16 MiB cache has
 // by default, so that the shards kept far outnumber those a writer can hold.
 func crashConfig(path string) Config {
-	return Config{Capacity: 32 << 20, Shards: 16, Path: path, JanitorInterval: -1}
+	return Config{Capacity: 16 << 20, Shards: 16, Path: path, JanitorInterval: -1}
 }
 
 // crashValue is a value that proves itself: its first eight bytes are a version, the rest a
@@ -105,7 +105,7 @@ func TestRestartAfterKill(t *testing.T) {
 	leakCheck(t)
 	path := cacheFilePath(t)
 	rounds := 100
-	if testing.Short() {
+	if testing.Short() || raceOn {
 		rounds = 10
 	}
 	kept, emptied := 0, 0

@@ -46,6 +46,7 @@ type shard struct {
 	// recount: the counters of a shard recovered from a file whose process died are not known
 	// until its verification counts them.
 	recount bool
+	_       [6]byte // the two bools above and this make 8 bytes: seq stays 8-byte aligned
 
 	_ [64]byte
 

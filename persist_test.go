@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -409,6 +410,45 @@ func TestRestartAfterCrashEmptiesTheDirtyShard(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, got, contents(r))
 	require.NoError(t, r.Close())
+}
+
+// A file left open whose bookkeeping is damaged as no crash damages it (a byte changed anywhere
+// in the headers, directories and segment records) is refused as corrupt, or served: and then
+// it passes the full check and serves only what was written under each key.
+func TestRestartAfterCrashDamaged(t *testing.T) {
+	leakCheck(t)
+	src := cacheFilePath(t)
+	c, err := New(fileConfig(src))
+	require.NoError(t, err)
+	defer c.Close()
+	want := fillModel(t, c, 20000)
+	good, err := os.ReadFile(crashCopy(t, src, func(copyNow func()) { copyNow() }))
+	require.NoError(t, err)
+	l := &c.e.lay
+	books := l.arenaOff + arena.Overhead(l.segments) // group 0's headers, directories and records
+	path := cacheFilePath(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	const rounds = 30
+	refused := 0
+	for round := range rounds {
+		bad := bytes.Clone(good)
+		for range 1 + r.IntN(4) {
+			bad[l.base+r.IntN(books)] ^= byte(1 + r.IntN(255))
+		}
+		require.NoError(t, os.WriteFile(path, bad, 0o600))
+		d, err := New(fileConfig(path))
+		if err != nil {
+			require.ErrorIs(t, err, ErrIncompatible, "round %d", round)
+			refused++
+			continue
+		}
+		for k, v := range d.All() {
+			require.Equal(t, want[string(k)], string(v), "round %d: key %q", round, k)
+		}
+		mustCheck(t, d, "round %d", round)
+		require.NoError(t, d.Close())
+	}
+	t.Logf("%d of %d damaged files refused, the others served", refused, rounds)
 }
 
 // After a crash, expiry goes on from the clocks recorded when the file was opened.

@@ -299,8 +299,8 @@ func newLoader(e *engine, elapsed uint64) *loader {
 		l.free <- &loadBlock{}
 	}
 	l.wg.Add(workers)
-	for range workers {
-		go l.work()
+	for i := range workers {
+		go l.work(i * len(e.shards) / workers)
 	}
 	return l
 }
@@ -339,9 +339,12 @@ func (l *loader) stopWorkers() {
 	})
 }
 
-func (l *loader) work() {
+// work stores blocks until there are no more. It visits the shards from first on, round the
+// ring: workers that start at different shards do not queue for the same lock block after
+// block.
+func (l *loader) work(first int) {
 	defer l.wg.Done()
-	var w loadWork
+	w := loadWork{first: first}
 	for b := range l.jobs {
 		if !l.failed.Load() {
 			l.setAll(&w, b.ents)
@@ -359,6 +362,7 @@ type loadWork struct {
 	next   []int32 // where the next entry of each shard goes in order
 	// touched keeps the loads of setRun's first pass from being optimized away.
 	touched byte
+	first   int // the shard the worker visits first
 }
 
 // loadRun is how many entries of a shard a worker stores under one hold of its lock: enough to
@@ -415,7 +419,8 @@ func (l *loader) setAll(w *loadWork, ents []snapEntry) {
 			w.next[si]++
 		}
 	}
-	for si := range n {
+	for k := range n {
+		si := (w.first + k) % n
 		for lo := int(w.start[si]); lo < int(w.start[si+1]); lo += loadRun {
 			hi := min(lo+loadRun, int(w.start[si+1]))
 			stored, err := e.shards[si].setRun(ents, w, w.order[lo:hi])

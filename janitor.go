@@ -11,8 +11,7 @@ import (
 // segments that deletes and overwrites have left mostly dead, so their space comes back.
 //
 // It works in steps of one segment each, taking the shard's write lock for one step at a time,
-// so a Get waits at most for one segment's worth of work, and at most expireBudget expired
-// entries dropped. With Config.JanitorInterval > 0 a
+// so a Get waits at most for one segment's worth of work. With Config.JanitorInterval > 0 a
 // goroutine runs a pass over all shards every interval; it references only the engine, never
 // the Cache handle, so a dropped Cache can still be collected and cleaned up. With a negative
 // interval the same steps run inline, one every inlineJanitorEvery writes to a shard.

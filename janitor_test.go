@@ -81,35 +81,6 @@ func TestJanitorExpiryStep(t *testing.T) {
 	mustCheck(t, c, "after expiry")
 }
 
-// A segment full of expired entries is expired expireBudget entries per step, each step a
-// lock hold of its own; its earliest expiry is recomputed once a step has seen all of it.
-func TestJanitorExpiryStepIsBounded(t *testing.T) {
-	leakCheck(t)
-	clock := newFakeClock()
-	c := newCacheT(t, Config{Capacity: MinCapacity, Shards: 1, JanitorInterval: -1}, clock, nil)
-	s := &c.e.shards[0]
-	const n = 3*expireBudget + 10
-	for i := range n {
-		require.NoError(t, c.SetWithTTL(fmt.Appendf(nil, "k%04d", i), []byte("v"), time.Second))
-	}
-	require.NoError(t, c.Set([]byte("stays"), []byte("v")))
-	tail := s.sq.Tail()
-	require.Equal(t, []arena.ID{tail}, queueOf(c), "one segment holds them all")
-	clock.advance(int64(time.Second))
-	for step := 1; step <= 3; step++ {
-		require.True(t, janitorStep(c))
-		require.Equal(t, uint64(step*expireBudget), c.Stats().Expirations, "step %d", step)
-		require.Equal(t, n+1-step*expireBudget, c.Len(), "step %d", step)
-		require.Equal(t, int64(1+int64(time.Second)), s.ar.Seg(tail).MinExpire, "still due after step %d", step)
-	}
-	require.True(t, janitorStep(c))
-	require.Equal(t, uint64(n), c.Stats().Expirations)
-	require.Equal(t, 1, c.Len())
-	require.Zero(t, s.ar.Seg(tail).MinExpire, "recomputed: no TTL left")
-	require.True(t, c.Has([]byte("stays")))
-	mustCheck(t, c, "after expiry")
-}
-
 // TestJanitorExpiryWhilePinned: expiry moves no bytes, so it runs on a segment a View reads.
 func TestJanitorExpiryWhilePinned(t *testing.T) {
 	leakCheck(t)

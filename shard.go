@@ -823,23 +823,13 @@ func (s *shard) moveOutLocked(q *arena.Queue, x arena.ID) {
 	s.releaseSeg(q, x)
 }
 
-// expireBudget bounds the entries one expireLocked drops, so that one janitor step holds the
-// shard's lock for a few microseconds, not for a whole segment of expired entries: readers of
-// the shard wait out each hold, and a pass takes as many steps as it needs.
-const expireBudget = 128
-
-// expireLocked drops up to expireBudget expired entries of segment x where they lie. Once it
-// has seen the whole segment it recomputes the segment's earliest expiry; otherwise that stays
-// due, and the next call scans the segment again, passing over the entries already dropped. It
-// moves no bytes, so it may run on a segment a View callback reads.
+// expireLocked drops the expired entries of segment x where they lie and recomputes its
+// earliest expiry. It moves no bytes, so it may run on a segment a View callback reads.
 func (s *shard) expireLocked(x arena.ID) {
 	r := s.ar.Seg(x)
 	base, used := int(x)*s.segSize, int(r.Used)
-	now, minExp, dropped := s.e.now(), int64(0), 0
+	now, minExp := s.e.now(), int64(0)
 	for p := 0; p < used; {
-		if dropped == expireBudget {
-			return // the rest at the next step
-		}
 		pos := base + p
 		en := readEntry(s.data[pos:])
 		p += en.size()
@@ -857,7 +847,6 @@ func (s *shard) expireLocked(x arena.ID) {
 			continue
 		}
 		s.dropLocked(sl, pos, &en, RemovalExpired)
-		dropped++
 		mayPanic(pointExpire)
 	}
 	r.MinExpire = minExp

@@ -74,7 +74,7 @@ func main() {
 	if pl.section("hit") || pl.section("hitmem") {
 		dir := *traces
 		if dir == "" {
-			dir = defaultTraceDir()
+			dir = workload.DefaultTraceDir()
 		}
 		if d.TraceDir, err = workload.FindTraces(dir); err != nil {
 			d.TraceNote = fmt.Sprintf("The trace folder was not found (%v), so the trace workloads were skipped; the zipf workloads ran.", err)
@@ -136,26 +136,6 @@ func listFilter(list string) func(string) bool {
 	}
 	names := strings.Split(list, ",")
 	return func(n string) bool { return slices.Contains(names, n) }
-}
-
-// defaultTraceDir is ../shared/traces relative to the repository root: the first directory
-// at or above the working directory whose go.mod declares module github.com/mmcache/mmcache.
-func defaultTraceDir() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "../shared/traces"
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(string(data), "module github.com/mmcache/mmcache\n") {
-			return filepath.Join(dir, "..", "shared", "traces")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "../shared/traces"
-		}
-		dir = parent
-	}
 }
 
 func save(d *report.Data, path string) error {

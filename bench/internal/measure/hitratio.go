@@ -91,6 +91,11 @@ func RunHitRatio(p HitParams) (HitResult, error) {
 	return res, nil
 }
 
+// Calibrate returns the byte budget at which the named cache holds spec.Entries entries of
+// spec's key and value sizes, found as the hit-ratio measurements find it (see calibrate), and
+// the count of entries it measured at that budget.
+func Calibrate(name string, spec caches.Spec) (int64, int, error) { return calibrate(name, spec) }
+
 // calibrate finds the byte budget at which the cache holds spec.Entries entries: fill with
 // three times as many distinct keys, count how many of them Get still finds, scale the budget,
 // and repeat until the count is within 1% (at most five fills). It returns the budget and the

@@ -62,6 +62,26 @@ func FindTraces(dir string) (string, error) {
 	return abs, nil
 }
 
+// DefaultTraceDir is ../shared/traces relative to the repository root: the first directory
+// at or above the working directory whose go.mod declares module github.com/mmcache/mmcache.
+func DefaultTraceDir() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "../shared/traces"
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(data), "module github.com/mmcache/mmcache\n") {
+			return filepath.Join(dir, "..", "shared", "traces")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "../shared/traces"
+		}
+		dir = parent
+	}
+}
+
 // LoadTrace reads up to limit keys (all when limit <= 0) of trace t from dir.
 func LoadTrace(dir string, t TraceFile, limit int) ([]uint64, error) {
 	f, err := os.Open(filepath.Join(dir, t.File))

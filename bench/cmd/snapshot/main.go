@@ -23,6 +23,11 @@
 //
 //	cd bench && go run ./cmd/snapshot                 # 1M and 5M entries, 3 runs: a few minutes
 //	cd bench && go run ./cmd/snapshot -keys 1M,5M,10M -runs 3
+//
+// With -file-mib, mmcache's file for the reattach has that size for every entry count, so that
+// the reattach time is seen against the entries alone; -reattach-only skips everything else:
+//
+//	cd bench && go run ./cmd/snapshot -reattach-only -file-mib 1024 -keys 1M,5M,10M
 package main
 
 import (
@@ -62,6 +67,8 @@ func main() {
 	keys := flag.String("keys", "1M,5M", "comma-separated entry counts (k and M suffixes)")
 	runs := flag.Int("runs", 3, "runs of each measurement")
 	dir := flag.String("dir", "/dev/shm", "directory for the snapshot files (tmpfs)")
+	flag.IntVar(&fileMiB, "file-mib", 0, "size of mmcache's file for the reattach column, the same for every entry count (0: twice the payload)")
+	reattachOnly := flag.Bool("reattach-only", false, "measure mmcache's reattach alone, no peer and no snapshot")
 	flag.Parse()
 	var counts []int
 	for _, f := range strings.Split(*keys, ",") {
@@ -75,7 +82,11 @@ func main() {
 		version("github.com/VictoriaMetrics/fastcache"), version("github.com/maypok86/otter/v2"), version("github.com/Yiling-J/theine-go"), workload.KeySize, valueSize, *dir, *runs)
 	var results []result
 	for _, n := range counts {
-		results = append(results, measure(n, *runs, *dir))
+		results = append(results, measure(n, *runs, *dir, *reattachOnly))
+	}
+	if *reattachOnly {
+		printReattach(results)
+		return
 	}
 	printRestart(results)
 	printSnapshots(results)
@@ -92,14 +103,23 @@ type result struct {
 	mmSave, mmLoad, fcSave, fcSaveC, fcLoad, otSave, otLoad, thSave, thLoad []float64
 	// Get p99 in ns, on the idle cache and while it saves.
 	idleP99, saveP99 []float64
+	// mmcache's file for the reattach: its size, and the entries it held.
+	fileBytes, held int
 }
 
-// measure runs every measurement for n entries, runs times, one cache at a time.
-func measure(n, runs int, dir string) result {
+// fileMiB is the -file-mib flag: the size of mmcache's file in measureReattach, or 0.
+var fileMiB int
+
+// measure runs every measurement for n entries, runs times, one cache at a time; with
+// reattachOnly, mmcache's reattach alone.
+func measure(n, runs int, dir string, reattachOnly bool) result {
 	r := result{n: n}
 	for i := range runs {
 		fmt.Fprintf(os.Stderr, "snapshot: %s entries, run %d of %d\n", count(n), i+1, runs)
 		measureReattach(&r, dir)
+		if reattachOnly {
+			continue
+		}
 		measureMmcache(&r, dir)
 		measureFastcache(&r, dir)
 		measureOtter(&r, dir)
@@ -118,6 +138,9 @@ func firstKey() []byte { return workload.Key(make([]byte, workload.KeySize), 0) 
 // refill) and closed, then mapped again by New until a Get hits.
 func measureReattach(r *result, dir string) {
 	budget := 2 * payload(r.n)
+	if fileMiB > 0 {
+		budget = fileMiB << 20
+	}
 	value := workload.Value(valueSize)
 	warmFile := filepath.Join(dir, "mmcache-bench.cache")
 	_ = os.Remove(warmFile)
@@ -125,8 +148,10 @@ func measureReattach(r *result, dir string) {
 	w, err := mmcache.New(mmcache.Config{Capacity: budget, Path: warmFile})
 	check(err)
 	r.refill = append(r.refill, ms(timed(func() { fill(r.n, func(k []byte) { _ = w.Set(k, value) }) })))
+	r.fileBytes, r.held = budget, w.Len()
 	check(w.Close())
-	first := firstKey()
+	// The newest key: in a file too small for all entries, the oldest were evicted.
+	first := workload.Key(make([]byte, workload.KeySize), uint64(r.n-1))
 	r.reattach = append(r.reattach, ms(timed(func() {
 		w, err = mmcache.New(mmcache.Config{Capacity: budget, Path: warmFile})
 		check(err)
@@ -316,6 +341,17 @@ func printRestart(results []result) {
 		best := min(median(r.fcFirst), median(r.otFirst), median(r.thFirst))
 		fmt.Printf("| %s | %s | %s | %s | %s | %s | %.4f |\n", count(r.n), msString(median(r.reattach)), msString(median(r.fcFirst)),
 			msString(median(r.otFirst)), msString(median(r.thFirst)), msString(median(r.refill)), median(r.reattach)/best)
+	}
+}
+
+// printReattach prints the reattach times alone, with the file's size and what it held.
+func printReattach(results []result) {
+	fmt.Println("mmcache reattach (Config.Path) to the first hit:")
+	fmt.Println()
+	fmt.Println("| Entries written | File | Entries held | Reattach to first hit, ms | Cold refill by Set, ms |")
+	fmt.Println("|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		fmt.Printf("| %s | %d MiB | %d | %s | %s |\n", count(r.n), r.fileBytes>>20, r.held, msString(median(r.reattach)), msString(median(r.refill)))
 	}
 }
 

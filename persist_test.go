@@ -332,6 +332,16 @@ func TestRestartCorruptInsides(t *testing.T) {
 	require.NoError(t, c.Close())
 }
 
+// runningFileCache is a cache on fileConfig, open until the test ends, filled by fillModel with
+// n entries; it returns the cache, its file's path and what it holds.
+func runningFileCache(t *testing.T, n int) (*Cache, string, map[string]string) {
+	path := cacheFilePath(t)
+	c, err := New(fileConfig(path))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, path, fillModel(t, c, n)
+}
+
 // crashCopy copies the file at src, a running cache's, to a new path when fn says, while fn
 // holds what it holds: the file as a process killed at that moment would leave it.
 func crashCopy(t *testing.T, src string, fn func(copyNow func())) string {
@@ -349,11 +359,7 @@ func crashCopy(t *testing.T, src string, fn func(copyNow func())) string {
 // goes on writing, checking and closing as any other.
 func TestRestartAfterCrashEmptiesTheDirtyShard(t *testing.T) {
 	leakCheck(t)
-	src := cacheFilePath(t)
-	c, err := New(fileConfig(src))
-	require.NoError(t, err)
-	defer c.Close()
-	want := fillModel(t, c, 20000)
+	c, src, want := runningFileCache(t, 20000)
 	const dirty = 3
 	inDirty := map[string]bool{}
 	for k := range want {
@@ -418,11 +424,7 @@ func TestRestartAfterCrashEmptiesTheDirtyShard(t *testing.T) {
 // it passes the full check and serves only what was written under each key.
 func TestRestartAfterCrashDamaged(t *testing.T) {
 	leakCheck(t)
-	src := cacheFilePath(t)
-	c, err := New(fileConfig(src))
-	require.NoError(t, err)
-	defer c.Close()
-	want := fillModel(t, c, 20000)
+	c, src, want := runningFileCache(t, 20000)
 	good, err := os.ReadFile(crashCopy(t, src, func(copyNow func()) { copyNow() }))
 	require.NoError(t, err)
 	l := &c.e.lay

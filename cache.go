@@ -638,7 +638,8 @@ func (e *engine) close() error {
 func (s *shard) markClosed() {
 	s.lockUnverified()
 	defer s.unlock()
-	s.markWritten() // before closed, after which the mapping is not touched
+	s.markWritten()
+	s.persist = false // the mapping is not touched once the shard is closed
 	s.closed = true
 }
 

@@ -42,7 +42,7 @@ type shard struct {
 	data    []byte // g.data: all segments back to back; points into the mapping
 	segSize int
 	gi      int  // the shard's place in g.shards
-	persist bool // the mapping is a file: each write lock hold marks head.dirty
+	persist bool // the mapping is a file: each write lock hold marks head.dirty; false once closed
 	// recount: the counters of a shard recovered from a file whose process died are not known
 	// until its verification counts them.
 	recount bool
@@ -163,17 +163,16 @@ func (s *shard) lockUnverified() {
 // process killed under the lock leaves the mark, and the next one empties this shard alone
 // (persist.go). A kill stops the process between two instructions, and every store the
 // process made before then reaches the file (tmpfs pages outlive it, whatever order the CPU
-// made the stores visible in): so a shard found clean was not being written. Write lock held;
-// the mapping is not touched once the shard is closed.
+// made the stores visible in): so a shard found clean was not being written. Write lock held.
 func (s *shard) markDirty() {
-	if s.persist && !s.closed {
+	if s.persist {
 		s.head.dirty = 1
 	}
 }
 
 // markWritten clears markDirty's mark, after the last write of a lock hold.
 func (s *shard) markWritten() {
-	if s.persist && !s.closed {
+	if s.persist {
 		s.head.dirty = 0
 	}
 }

@@ -151,15 +151,13 @@ func (g *group) rebuildPages(held []bool) {
 		if h.carveEnd == 0 {
 			h.carveNext, h.carveEnd = first+g.pages, first+g.pages // the last segment, all cut
 		}
-		for p := first + g.pages - 1; ; p-- {
+		for p := first + g.pages; p > first; {
+			p--
 			if out[p] {
 				h.pagesOut++
 			} else {
 				*(*uint32)(wordAt(g.data, int(p)*indexPageSize)) = h.freePage
 				h.freePage = p + 1
-			}
-			if p == first {
-				break
 			}
 		}
 	}

@@ -336,7 +336,7 @@ func (e *engine) set(key, value []byte, ttl time.Duration) error {
 	s := e.shardFor(h)
 	var w warmed
 	if e.lockFree() {
-		w = e.warm(s, h, key)
+		w = e.warm(s, h, key, entrySize(len(key), len(value), ttl != 0))
 	}
 	rm := e.newRemovals()
 	if rm == nil {

@@ -62,7 +62,7 @@ func (c *Cache) writeIf(dst, key, value, old []byte, ttl time.Duration, cond con
 	s := e.shardFor(h)
 	var w warmed
 	if e.lockFree() {
-		w = e.warm(s, h, key)
+		w = e.warm(s, h, key, entrySize(len(key), len(value), ttl != 0))
 	}
 	rm := e.newRemovals()
 	if rm != nil {

@@ -183,11 +183,12 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 // entry, the two cache misses of a Set, into this core's cache before the Set takes the write
 // lock, so that they are not paid while the lock is held, readers of the shard retry and other
 // writers wait. Like a lock-free read, it owns a reader slot, so that Close cannot unmap under
-// it; without a free slot it does nothing.
+// it; without a free slot it does nothing. size is the entry the Set will write: the old
+// entry's lines that an overwrite in place of that size will write are brought in too.
 //
 // What it found is also returned, with the sequence it was read at: a writer whose lock
 // directly follows that sequence (warmed.current) uses it instead of looking the key up again.
-func (e *engine) warm(s *shard, h uint64, key []byte) (w warmed) {
+func (e *engine) warm(s *shard, h uint64, key []byte, size int) (w warmed) {
 	r := e.readers.claim()
 	if r == nil {
 		return w
@@ -200,10 +201,34 @@ func (e *engine) warm(s *shard, h uint64, key []byte) (w warmed) {
 	// so if no writer locked the shard after it, they saw the state its last writer left.
 	seq := atomic.LoadUint64(&s.seq)
 	var sane bool
-	w.sl, w.pos, w.en, w.found, sane = s.peek(h, key)
+	w.sl, w.pos, w.en, w.found, sane, w.touched = s.peek(h, key, size)
 	w.seq, w.valid = seq, sane && seq&1 == 0
 	return w
 }
+
+// touchLines loads one byte from each cache line that data[pos:pos+n] reaches past its first,
+// up to maxTouch bytes, and returns them XORed: the caller keeps the result somewhere the
+// compiler cannot prove unread, or the loads would be compiled away.
+//
+// Why: a Set that overwrites an entry in place reads the entry's first line (header and key)
+// to compare the key, and then writes its value, which lies on the next lines. Those would
+// miss one after the other, the value's only once the lock is held, and the lock's release
+// (an atomic, a full fence on x86) would wait for them. Loaded here, all the entry's lines miss
+// together, before the lock. pos may come from a torn slot: every load is bounds-checked.
+func touchLines(data []byte, pos, n int) (t byte) {
+	n = min(n, maxTouch)
+	for o := cacheLine - pos&(cacheLine-1); o < n && pos+o < len(data); o += cacheLine {
+		t ^= data[pos+o]
+	}
+	return t
+}
+
+const (
+	cacheLine = 64
+	// maxTouch bounds the bytes touchLines loads ahead: past a few lines, a write's sequential
+	// stores are prefetched by the processor anyway.
+	maxTouch = 1 << 11
+)
 
 // warmed is the lookup warm made without the lock.
 type warmed struct {
@@ -213,6 +238,8 @@ type warmed struct {
 	en    entry
 	found bool
 	valid bool // the lookup was sane and no writer held the lock when it began
+	// touched keeps what the lookup's touchLines read, so that its loads are made.
+	touched byte
 }
 
 // current reports whether w still describes shard s, whose write lock the caller has just
@@ -261,7 +288,7 @@ func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []b
 		if !ok {
 			break
 		}
-		sl, pos, en, found, sane := s.peek(h, key)
+		sl, pos, en, found, sane, _ := s.peek(h, key, 0)
 		mayPanic(pointLockFree)
 		out, left = dst, 0
 		if found {
@@ -330,7 +357,7 @@ func (s *shard) tryHas(r *readerSlot, h uint64, key []byte) (found, done bool) {
 		if !ok {
 			break
 		}
-		_, _, en, found, sane := s.peek(h, key)
+		_, _, en, found, sane, _ := s.peek(h, key, 0)
 		found = found && !s.expiredNow(&en)
 		r.orderLoads()
 		if sane && atomic.LoadUint64(&s.seq) == seq {
@@ -343,26 +370,30 @@ func (s *shard) tryHas(r *readerSlot, h uint64, key []byte) (found, done bool) {
 // peek is lookup for a reader without the lock: the bytes it reads may be torn by a writer.
 // sane is false when it met a directory entry, page number or entry header that cannot be
 // right, which only a concurrent write explains; the caller validates the sequence either way.
-func (s *shard) peek(h uint64, key []byte) (sl slot, pos int, en entry, found, sane bool) {
+// A writer passes touch, the size of the entry it is about to write: each entry peek reads
+// has the lines of that many bytes loaded alongside its header (touchLines), and t is what
+// those loads read, which the caller must keep.
+func (s *shard) peek(h uint64, key []byte, touch int) (sl slot, pos int, en entry, found, sane bool, t byte) {
 	fp := fingerprint(h)
 	pg, ok := s.idx.page(fp)
 	if !ok {
 		// No page: an empty index, or a torn read of the directory.
-		return slot{}, 0, entry{}, false, s.idx.hdr.pages == 0
+		return slot{}, 0, entry{}, false, s.idx.hdr.pages == 0, 0
 	}
 	b := home(pg, fp)
 	for range pageProbe {
 		for m := s.idx.match(b, fp); m != 0; m &= m - 1 {
 			sl = slot{b, bits.TrailingZeros32(m)}
 			pos = int(s.idx.off(sl)-1) << entryAlignBits
+			t ^= touchLines(s.data, pos, touch)
 			var ok bool
 			// A torn length could be anything up to the arena's size; bounding it by the
 			// largest entry keeps a retry from appending gigabytes to dst.
 			if en, ok = peekEntry(s.data, pos); !ok || en.keyLen+en.valLen > s.e.lay.maxEntry {
-				return slot{}, 0, entry{}, false, false
+				return slot{}, 0, entry{}, false, false, t
 			}
 			if en.keyLen == len(key) && string(s.data[pos+en.keyOff:pos+en.valOff()]) == string(key) {
-				return sl, pos, en, true, true
+				return sl, pos, en, true, true, t
 			}
 		}
 		if s.idx.overflow(b) == 0 {
@@ -370,5 +401,5 @@ func (s *shard) peek(h uint64, key []byte) (sl slot, pos int, en entry, found, s
 		}
 		b = nextBucket(b)
 	}
-	return slot{}, 0, entry{}, false, true
+	return slot{}, 0, entry{}, false, true, t
 }

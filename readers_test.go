@@ -315,7 +315,7 @@ func FuzzPeekShard(f *testing.F) {
 		for i := range data {
 			data[i] = fill[(i*7+3)%len(fill)]
 		}
-		_, pos, en, found, _ := s.peek(h, key)
+		_, pos, en, found, _, _ := s.peek(h, key, 0)
 		if found {
 			require.LessOrEqual(t, pos+en.valOff()+en.valLen, len(s.data))
 			require.Equal(t, string(key), string(s.key(pos, &en)))

@@ -64,8 +64,10 @@ type readerSlot struct {
 	misses uint64
 	//lint:ignore U1000 stored to by orderLoads on arm64 and under the race detector; never read
 	fence uint64
+	// touched keeps what the owner's touchLines loads read, so that they are made.
+	touched byte
 
-	_ [64 - 4*8]byte // one slot per cache line
+	_ [64 - 4*8 - 1]byte // one slot per cache line
 }
 
 var _ = [1]struct{}{}[unsafe.Sizeof(readerSlot{})-64]
@@ -227,7 +229,7 @@ const (
 	cacheLine = 64
 	// maxTouch bounds the bytes touchLines loads ahead: past a few lines, a write's sequential
 	// stores are prefetched by the processor anyway.
-	maxTouch = 1 << 11
+	maxTouch = 1 << 10
 )
 
 // warmed is the lookup warm made without the lock.
@@ -283,12 +285,19 @@ func (e *engine) hasLockFree(s *shard, h uint64, key []byte) (found, done bool) 
 // tryGet is Get without the lock. done is false when no consistent read came out of a few
 // attempts, or Close has begun; the caller then takes the read lock. The caller owns a slot.
 func (s *shard) tryGet(r *readerSlot, dst []byte, h uint64, key []byte) (out []byte, left int64, hit, done bool) {
+	// dst's spare room is the size of value the caller expects: its lines are loaded with the
+	// entry's header (touchLines), not after it.
+	touch := 0
+	if spare := cap(dst) - len(dst); spare > 0 {
+		touch = maxHeaderSize + len(key) + min(spare, maxTouch)
+	}
 	for range lockFreeTries {
 		seq, ok := s.quietSeq()
 		if !ok {
 			break
 		}
-		sl, pos, en, found, sane, _ := s.peek(h, key, 0)
+		sl, pos, en, found, sane, t := s.peek(h, key, touch)
+		r.touched = t
 		mayPanic(pointLockFree)
 		out, left = dst, 0
 		if found {

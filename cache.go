@@ -334,10 +334,7 @@ func (e *engine) set(key, value []byte, ttl time.Duration) error {
 	}
 	h := e.hash(key)
 	s := e.shardFor(h)
-	var w warmed
-	if e.lockFree() {
-		w = e.warm(s, h, key, entrySize(len(key), len(value), ttl != 0))
-	}
+	w := e.warm(s, h, key, entrySize(len(key), len(value), ttl != 0))
 	rm := e.newRemovals()
 	if rm == nil {
 		return s.set(h, key, value, e.expiry(ttl), nil, &w)

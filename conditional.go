@@ -60,10 +60,7 @@ func (c *Cache) writeIf(dst, key, value, old []byte, ttl time.Duration, cond con
 	}
 	h := e.hash(key)
 	s := e.shardFor(h)
-	var w warmed
-	if e.lockFree() {
-		w = e.warm(s, h, key, entrySize(len(key), len(value), ttl != 0))
-	}
+	w := e.warm(s, h, key, entrySize(len(key), len(value), ttl != 0))
 	rm := e.newRemovals()
 	if rm != nil {
 		defer e.deliver(rm) // even if the write panics: its removals happened
@@ -80,7 +77,7 @@ func (s *shard) writeIf(h uint64, key, value, old, dst []byte, expire int64, con
 	if s.closed {
 		return dst, false, ErrClosed
 	}
-	sl, pos, en, found := s.lookupWarm(w, h, key)
+	sl, pos, en, found := s.lookupWarm(w, h, key, entrySize(len(key), len(value), expire != 0))
 	live := found && !s.expiredNow(&en)
 	s.countLookup(live)
 	switch {

@@ -188,9 +188,18 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 // it; without a free slot it does nothing. size is the entry the Set will write: the old
 // entry's lines that an overwrite in place of that size will write are brought in too.
 //
+// Only a write of at least warmMinSize bytes warms. A smaller one looks up under the lock,
+// where touchLines makes the entry's lines miss together: a lock held for those misses costs
+// less than a second look-up and a reader slot's claim (64 B values, 1 M keys, zipf 1.01 on
+// 2 cores: 10% less CPU per Set, 7% at 75% Get / 25% Set), while a large entry's write keeps
+// the lock long enough for the warm look-up to pay (1 KiB values: 10% less wall time per Set).
+//
 // What it found is also returned, with the sequence it was read at: a writer whose lock
 // directly follows that sequence (warmed.current) uses it instead of looking the key up again.
 func (e *engine) warm(s *shard, h uint64, key []byte, size int) (w warmed) {
+	if !e.lockFree() || size < warmMinSize {
+		return w
+	}
 	r := e.readers.claim()
 	if r == nil {
 		return w
@@ -226,7 +235,9 @@ func touchLines(data []byte, pos, n int) (t byte) {
 }
 
 const (
-	cacheLine = 64
+	// warmMinSize is the smallest write that warm looks up before the lock: four lines.
+	warmMinSize = 256
+	cacheLine   = 64
 	// maxTouch bounds the bytes touchLines loads ahead: past a few lines, a write's sequential
 	// stores are prefetched by the processor anyway.
 	maxTouch = 1 << 10
@@ -249,12 +260,16 @@ type warmed struct {
 // read has changed (lock makes seq odd: one more than the even value w began at).
 func (w *warmed) current(s *shard) bool { return w.valid && s.seq == w.seq+1 }
 
-// lookupWarm is lookup, or what warm found if that is current. Write lock held.
-func (s *shard) lookupWarm(w *warmed, h uint64, key []byte) (sl slot, pos int, en entry, ok bool) {
+// lookupWarm is lookup, or what warm found if that is current, for a write of an entry of
+// size bytes. Write lock held.
+func (s *shard) lookupWarm(w *warmed, h uint64, key []byte, size int) (sl slot, pos int, en entry, ok bool) {
 	if w.current(s) {
 		return w.sl, w.pos, w.en, w.found
 	}
-	return s.lookup(h, key)
+	var t byte
+	sl, pos, en, ok, t = s.lookupTouch(h, key, size)
+	s.touched ^= t
+	return sl, pos, en, ok
 }
 
 // spareOverlaps reports whether appending to dst without growing it could write over key.

@@ -76,7 +76,9 @@ type shard struct {
 	anyOpen bool // some place of open may be in use: false skips the search
 
 	sets, deletes, evictions, expirations uint64
-	salvages                              uint64 // shard emptied after a panic under its lock
+	// touched keeps what a writer's touchLines loads read, so that they are made.
+	touched  byte
+	salvages uint64 // shard emptied after a panic under its lock
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
@@ -246,19 +248,27 @@ func (s *shard) segOf(pos int) arena.ID { return arena.ID(pos / s.segSize) }
 // lookup finds key, whose hash is h, and returns its slot, the entry's position in data and
 // its decoded header. Read lock held.
 func (s *shard) lookup(h uint64, key []byte) (sl slot, pos int, en entry, ok bool) {
+	sl, pos, en, ok, _ = s.lookupTouch(h, key, 0)
+	return sl, pos, en, ok
+}
+
+// lookupTouch is lookup that also loads the lines of touch bytes of each entry it reads, with
+// its header (touchLines), and returns what they read in t, which the caller must keep.
+func (s *shard) lookupTouch(h uint64, key []byte, touch int) (sl slot, pos int, en entry, ok bool, t byte) {
 	fp := fingerprint(h)
 	pg, ok := s.idx.page(fp)
 	if !ok {
-		return slot{}, 0, entry{}, false
+		return slot{}, 0, entry{}, false, 0
 	}
 	b := home(pg, fp)
 	for range pageProbe {
 		for m := s.idx.match(b, fp); m != 0; m &= m - 1 {
 			sl = slot{b, bits.TrailingZeros32(m)}
 			pos = s.idx.pos(sl)
+			t ^= touchLines(s.data, pos, touch)
 			en = readEntry(s.data[pos:])
 			if en.keyLen == len(key) && string(s.data[pos+en.keyOff:pos+en.valOff()]) == string(key) {
-				return sl, pos, en, true
+				return sl, pos, en, true, t
 			}
 		}
 		if s.idx.overflow(b) == 0 {
@@ -266,7 +276,7 @@ func (s *shard) lookup(h uint64, key []byte) (sl slot, pos int, en entry, ok boo
 		}
 		b = nextBucket(b)
 	}
-	return slot{}, 0, entry{}, false
+	return slot{}, 0, entry{}, false, t
 }
 
 // value returns the value bytes of the entry at pos.
@@ -292,7 +302,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64, rm *removals, w *
 	if s.closed {
 		return ErrClosed
 	}
-	sl, pos, old, found := s.lookupWarm(w, h, key)
+	sl, pos, old, found := s.lookupWarm(w, h, key, entrySize(len(key), len(value), expire != 0))
 	return s.storeLocked(h, key, value, expire, sl, pos, old, found)
 }
 

@@ -106,10 +106,15 @@ func newLargeCacheT(t testing.TB, cfg Config) *Cache {
 }
 
 // TestMemoryTargetSmallEntries: a 256 MiB cache of 16-byte keys with 64-byte values keeps at
-// least 2.6 million of them.
+// least 2.6 million of them (with -short, a 64 MiB cache 650,000: the same 103 bytes of
+// Capacity per entry at most).
 func TestMemoryTargetSmallEntries(t *testing.T) {
 	leakCheck(t)
-	c := newLargeCacheT(t, Config{Capacity: 256 << 20})
+	capacity, target := 256<<20, 2_600_000
+	if testing.Short() {
+		capacity, target = 64<<20, 650_000
+	}
+	c := newLargeCacheT(t, Config{Capacity: capacity})
 	// Write until it evicts, then half as much again: enough to fill the arenas and turn them
 	// over, so what it keeps is what a full cache keeps.
 	n := 0
@@ -121,11 +126,11 @@ func TestMemoryTargetSmallEntries(t *testing.T) {
 	fill16x64(t, c, n, n/2)
 	n += n / 2
 	st := c.Stats()
-	t.Logf("256 MiB, 16+64-byte entries: first eviction at %d entries; %d live after %d writes (%.1f bytes of Capacity each); LiveBytes %.1f%% of Capacity",
-		atFirst, st.Entries, n, float64(st.Capacity)/float64(st.Entries), 100*float64(st.LiveBytes)/float64(st.Capacity))
+	t.Logf("%d MiB, 16+64-byte entries: first eviction at %d entries; %d live after %d writes (%.1f bytes of Capacity each); LiveBytes %.1f%% of Capacity",
+		capacity>>20, atFirst, st.Entries, n, float64(st.Capacity)/float64(st.Entries), 100*float64(st.LiveBytes)/float64(st.Capacity))
 	// The first evictions come from full probe windows, before the arena is full; the target is
 	// what the cache keeps once full.
-	assert.GreaterOrEqual(t, st.Entries, 2_600_000)
+	assert.GreaterOrEqual(t, st.Entries, target)
 	assert.Equal(t, 80*st.Entries, st.LiveBytes)
 	// A sample of the keys: those present have their own value.
 	key, buf := make([]byte, 16), make([]byte, 0, 64)
@@ -182,15 +187,18 @@ func gcTime() (fastest, median time.Duration) {
 	return d[0], d[len(d)/2]
 }
 
-// TestGCInvisible: five million entries add fewer than 1,000 objects to the Go heap. The
-// forced-GC times with an empty and a full cache are logged, not asserted (no timing
-// assertions in unit tests); the gcdemo example compares them.
+// TestGCInvisible: five million entries (one million with -short) add fewer than 1,000
+// objects to the Go heap. The forced-GC times with an empty and a full cache are logged, not
+// asserted (no timing assertions in unit tests); the gcdemo example compares them.
 func TestGCInvisible(t *testing.T) {
 	leakCheck(t)
-	const n = 5_000_000
+	n, capacity := 5_000_000, 768<<20
+	if testing.Short() {
+		n, capacity = 1_000_000, 160<<20
+	}
 	runtime.GC()
 	objects0 := heapObjects()
-	c := newLargeCacheT(t, Config{Capacity: 768 << 20})
+	c := newLargeCacheT(t, Config{Capacity: capacity})
 	runtime.GC()
 	emptyMin, emptyMed := gcTime()
 	objectsEmpty := heapObjects()

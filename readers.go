@@ -223,9 +223,9 @@ func (e *engine) warm(s *shard, h uint64, key []byte, size int) (w warmed) {
 //
 // Why: a Set that overwrites an entry in place reads the entry's first line (header and key)
 // to compare the key, and then writes its value, which lies on the next lines. Those would
-// miss one after the other, the value's only once the lock is held, and the lock's release
-// (an atomic, a full fence on x86) would wait for them. Loaded here, all the entry's lines miss
-// together, before the lock. pos may come from a torn slot: every load is bounds-checked.
+// miss one after the other, and the lock's release (an atomic, a full fence on x86) would wait
+// for the last. Loaded beside the header, all the entry's lines miss at once; a Get's value
+// likewise. pos may come from a torn slot: every load is bounds-checked.
 func touchLines(data []byte, pos, n int) (t byte) {
 	n = min(n, maxTouch)
 	for o := cacheLine - pos&(cacheLine-1); o < n && pos+o < len(data); o += cacheLine {

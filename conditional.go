@@ -77,7 +77,7 @@ func (s *shard) writeIf(h uint64, key, value, old, dst []byte, expire int64, con
 	if s.closed {
 		return dst, false, ErrClosed
 	}
-	sl, pos, en, found := s.lookupWarm(w, h, key, entrySize(len(key), len(value), expire != 0))
+	sl, pos, en, found := s.lookupWarm(w, h, key)
 	live := found && !s.expiredNow(&en)
 	s.countLookup(live)
 	switch {

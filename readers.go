@@ -197,6 +197,7 @@ func (e *engine) getLockFree(s *shard, dst []byte, h uint64, key []byte) (out []
 // What it found is also returned, with the sequence it was read at: a writer whose lock
 // directly follows that sequence (warmed.current) uses it instead of looking the key up again.
 func (e *engine) warm(s *shard, h uint64, key []byte, size int) (w warmed) {
+	w.size = size
 	if !e.lockFree() || size < warmMinSize {
 		return w
 	}
@@ -251,6 +252,7 @@ type warmed struct {
 	en    entry
 	found bool
 	valid bool // the lookup was sane and no writer held the lock when it began
+	size  int  // the entry the write will store, whether or not warm looked the key up
 	// touched keeps what the lookup's touchLines read, so that its loads are made.
 	touched byte
 }
@@ -261,13 +263,13 @@ type warmed struct {
 func (w *warmed) current(s *shard) bool { return w.valid && s.seq == w.seq+1 }
 
 // lookupWarm is lookup, or what warm found if that is current, for a write of an entry of
-// size bytes. Write lock held.
-func (s *shard) lookupWarm(w *warmed, h uint64, key []byte, size int) (sl slot, pos int, en entry, ok bool) {
+// w.size bytes. Write lock held.
+func (s *shard) lookupWarm(w *warmed, h uint64, key []byte) (sl slot, pos int, en entry, ok bool) {
 	if w.current(s) {
 		return w.sl, w.pos, w.en, w.found
 	}
 	var t byte
-	sl, pos, en, ok, t = s.lookupTouch(h, key, size)
+	sl, pos, en, ok, t = s.lookupTouch(h, key, w.size)
 	s.touched ^= t
 	return sl, pos, en, ok
 }

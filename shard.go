@@ -302,7 +302,7 @@ func (s *shard) set(h uint64, key, value []byte, expire int64, rm *removals, w *
 	if s.closed {
 		return ErrClosed
 	}
-	sl, pos, old, found := s.lookupWarm(w, h, key, entrySize(len(key), len(value), expire != 0))
+	sl, pos, old, found := s.lookupWarm(w, h, key)
 	return s.storeLocked(h, key, value, expire, sl, pos, old, found)
 }
 
